@@ -1,0 +1,1 @@
+"""zcells Dash application: reads artifacts only and explores SOM cells."""

@@ -68,6 +68,8 @@ def test_sdss_aliases_are_mapped_and_reported(tmp_path: Path) -> None:
         (lambda d: d.assign(zspec=d["zspec"].where(d.index != 4, np.nan)),
          "column 'zspec' row 4 (1 of them): not finite"),
         (lambda d: d.iloc[:0], "the catalogue is empty"),
+        (lambda d: d.assign(objid=d["objid"].astype(str).where(d.index != 2, "12a")),
+         "column 'objid' row 2 (1 of them): not an integer id (e.g. '12a')"),
     ],
 )
 def test_bad_catalogues_are_named(tmp_path: Path, mutate, needle: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from compute.errors import ZcellsInputError
@@ -66,12 +67,15 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise ZcellsInputError(f"{path}: the file is empty (no header, no rows)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
         raise ZcellsInputError(f"{path}: not a readable CSV file: {exc}") from None
-    dtypes = {c: "Int64" for c in header.columns if c in INT64_ID_COLUMNS}
+    # ids are read as text and converted exactly later (never through float64)
+    dtypes = {c: "string" for c in header.columns if c in INT64_ID_COLUMNS}
     try:
         df = pd.read_csv(path, sep=sep, comment="#", dtype=dtypes)  # type: ignore[arg-type]
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError, OSError) as exc:
         raise ZcellsInputError(f"{path}: malformed or truncated CSV: {exc}") from None
     _check_ragged_csv(path, df)
+    for col in dtypes:
+        df[col] = parse_int64(df[col], col, str(path))
     return df
 
 
@@ -132,3 +136,53 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
         raise ZcellsInputError(f"{path}: not a readable Parquet file: {exc}") from None
+
+
+def rows_text(rows: np.ndarray, limit: int = 8) -> str:
+    """Format row numbers for a message, e.g. ``rows 3, 17 (2 rows)``.
+
+    Examples
+    --------
+    >>> rows_text(np.array([3, 17]))
+    'rows 3, 17 (2 of them)'
+    >>> rows_text(np.arange(20), limit=3)
+    'rows 0, 1, 2, ... (20 of them)'
+    """
+    rows = np.asarray(rows)
+    shown = ", ".join(str(int(r)) for r in rows[:limit])
+    more = ", ..." if len(rows) > limit else ""
+    return f"row{'s' if len(rows) != 1 else ''} {shown}{more} ({len(rows)} of them)"
+
+
+def parse_int64(series: pd.Series, col: str, source: str) -> pd.Series:
+    """Convert an id column to nullable Int64 exactly (64-bit ids never pass through float).
+
+    Examples
+    --------
+    >>> parse_int64(pd.Series(["1022449921254516736", None]), "id", "f").tolist()
+    [1022449921254516736, <NA>]
+    """
+    if pd.api.types.is_integer_dtype(series):
+        return series.astype("Int64")
+    if pd.api.types.is_float_dtype(series):
+        vals = series.to_numpy(np.float64)
+        finite = np.isfinite(vals)
+        bad = finite & ((vals != np.round(vals)) | (np.abs(vals) > 2**53))
+        if bad.any():
+            raise ZcellsInputError(
+                f"{source}: column '{col}' {rows_text(np.flatnonzero(bad))}: not an exact integer "
+                "id (fractional, or too large to survive as a floating-point number)"
+            )
+        return series.astype("Int64")
+    text = series.astype("string").str.strip()
+    empty = text.isna() | (text == "")
+    ok = text.str.fullmatch(r"[+-]?\d+").fillna(False).astype(bool)
+    bad = ~empty & ~ok
+    if bad.any():
+        examples = ", ".join(repr(str(v)) for v in text[bad].head(3))
+        raise ZcellsInputError(
+            f"{source}: column '{col}' {rows_text(np.flatnonzero(bad.to_numpy()))}: not an integer "
+            f"id (e.g. {examples})"
+        )
+    values = [pd.NA if e else int(v) for v, e in zip(text.to_numpy(object), empty.to_numpy())]
+    return pd.Series(pd.array(values, dtype="Int64"), index=series.index)

@@ -10,6 +10,7 @@ import pandas as pd
 from compute.errors import ZcellsInputError
 
 from .aliases import BANDS
+from .io import parse_int64, rows_text
 
 REQUIRED = ("zspec", *BANDS)
 NUMERIC = (
@@ -18,22 +19,6 @@ NUMERIC = (
 )
 #: SDSS "no measurement" values
 SENTINELS = (-9999.0, -999.0, 9999.0)
-
-
-def rows_text(rows: np.ndarray, limit: int = 8) -> str:
-    """Format row numbers for a message, e.g. ``rows 3, 17 (2 rows)``.
-
-    Examples
-    --------
-    >>> rows_text(np.array([3, 17]))
-    'rows 3, 17 (2 of them)'
-    >>> rows_text(np.arange(20), limit=3)
-    'rows 0, 1, 2, ... (20 of them)'
-    """
-    rows = np.asarray(rows)
-    shown = ", ".join(str(int(r)) for r in rows[:limit])
-    more = ", ..." if len(rows) > limit else ""
-    return f"row{'s' if len(rows) != 1 else ''} {shown}{more} ({len(rows)} of them)"
 
 
 @dataclass
@@ -150,16 +135,7 @@ def _check_objid(df: pd.DataFrame, source: str, report: ValidationReport) -> pd.
             f"{source}: no 'objid' column; galaxies are identified by their row numbers"
         )
         return df
-    ids = df["objid"]
-    if not pd.api.types.is_integer_dtype(ids):
-        as_num = pd.to_numeric(ids, errors="coerce")
-        bad = as_num.isna() | (as_num != np.round(as_num))
-        if bad.any():
-            raise ZcellsInputError(
-                f"{source}: column 'objid' {rows_text(np.flatnonzero(bad.to_numpy()))}: "
-                "not an integer id"
-            )
-        ids = as_num.astype("int64")
+    ids = parse_int64(df["objid"], "objid", source)
     if ids.isna().any():
         raise ZcellsInputError(
             f"{source}: column 'objid' {rows_text(np.flatnonzero(ids.isna().to_numpy()))}: empty id"
@@ -173,5 +149,6 @@ def _check_objid(df: pd.DataFrame, source: str, report: ValidationReport) -> pd.
         )
     df["objid"] = ids
     if "specobjid" in df.columns:
-        df["specobjid"] = pd.to_numeric(df["specobjid"], errors="coerce").astype("Int64")
+        df["specobjid"] = parse_int64(df["specobjid"], "specobjid", source)
     return df
+

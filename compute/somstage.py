@@ -82,14 +82,9 @@ def run_som(catalog: pd.DataFrame, cfg: SomConfig, progress: bool = True) -> Som
     cfg : SomConfig
         Shape, backend, seed and training settings.
     """
-    from compute.som import (
-        assign_cells,
-        parse_shape,
-        quantization_error,
-        topographic_error,
-        train_som,
-        u_matrix,
-    )
+    from compute.som import parse_shape, train_som, u_matrix
+    from compute.som.assign import best_two_flat
+    from compute.som.quality import adjacent
 
     shape = parse_shape(cfg.shape)
     X = colour_features(catalog)
@@ -102,12 +97,15 @@ def run_som(catalog: pd.DataFrame, cfg: SomConfig, progress: bool = True) -> Som
         learning_rate=cfg.learning_rate, epochs=cfg.epochs, device=device, progress=progress,
     )
     W = np.asarray(model.weights, dtype=np.float64)
-    ix, iy = assign_cells(W, Xs, device=device)
-    qdist = np.linalg.norm(Xs - W[ix, iy], axis=1)
+    # one pass finds the best and second-best units: cells, quantisation and topographic error
+    first, second, dist1, _ = best_two_flat(W, Xs, device=device)
+    ny = shape[1]
+    ix, iy = first // ny, first % ny
+    neighbours = adjacent(ix, iy, second // ny, second % ny)
     return SomResult(
         weights=W, shape=shape, mean=mean, std=std,
-        cell_x=ix.astype(np.int16), cell_y=iy.astype(np.int16), qdist=qdist.astype(np.float32),
-        quantization_error=float(quantization_error(W, Xs, device=device)),
-        topographic_error=float(topographic_error(W, Xs, device=device)),
+        cell_x=ix.astype(np.int16), cell_y=iy.astype(np.int16), qdist=dist1.astype(np.float32),
+        quantization_error=float(dist1.mean()),
+        topographic_error=float(1.0 - neighbours.mean()) if W.shape[0] * ny > 1 else float("nan"),
         u_matrix=np.asarray(u_matrix(W)), params=dict(model.params),
     )

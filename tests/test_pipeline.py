@@ -110,3 +110,16 @@ def test_per_cell_sample_all_uses_every_galaxy(tmp_path: Path) -> None:
     assert arts.galaxies["in_sample"].all()
     assert arts.cells.groupby("method")["n"].sum().tolist() == [3000, 3000]
     assert arts.manifest["per_cell_sample"] == "all"
+
+
+def test_som_quality_matches_minisom_definitions(built) -> None:
+    """The stage's one-pass QE/TE equal compute.som's reference functions (checked against minisom)."""
+    from compute.som import quantization_error, topographic_error
+    from compute.somstage import colour_features
+
+    out, df, _ = built
+    arts = artifacts.load(out)
+    X = (colour_features(df) - arts.som["feature_mean"]) / arts.som["feature_std"]
+    W = arts.som["weights"]
+    assert float(arts.som["quantization_error"]) == pytest.approx(quantization_error(W, X), rel=1e-9)
+    assert float(arts.som["topographic_error"]) == pytest.approx(topographic_error(W, X), abs=1e-12)

@@ -233,3 +233,29 @@ def test_bad_inputs_are_clear(survey: tuple[pd.DataFrame, Path], tmp_path: Path)
     if not torch.cuda.is_available():
         with pytest.raises(ZcellsInputError, match="CUDA"):
             METHOD.run(cat, dict(FAST, device="cuda"), ctx)
+
+
+def test_weights_from_another_survey_predict_every_galaxy(
+    trained: MethodResult, tmp_path: Path
+) -> None:
+    """Weights trained on one image set give out-of-sample predictions for all of another."""
+    folder = tmp_path / "other"
+    cat2 = make_survey(folder, n=60, seed=3, meta={"sim_config_hash": "abc123"})
+    ctx = MethodContext(images=folder, workdir=tmp_path, progress=False, device="cpu",
+                        per_cell_sample="all")
+    r = METHOD.run(cat2, dict(FAST, weights=trained.info["weights"]), ctx)
+    has = np.isfinite(r.zphot)
+    train = (cat2["split"] == "train").to_numpy()
+    assert has[train].sum() > 0 and "every galaxy" in r.info["train_predictions"]
+    assert has.sum() == 60 - 4  # every galaxy with an image
+
+
+def test_weights_on_their_own_survey_leave_training_rows(
+    survey: tuple[pd.DataFrame, Path], trained: MethodResult, tmp_path: Path
+) -> None:
+    cat, root = survey
+    ctx = MethodContext(images=root / "cube", workdir=tmp_path, progress=False, device="cpu",
+                        per_cell_sample="all")
+    r = METHOD.run(cat, dict(FAST, weights=trained.info["weights"]), ctx)
+    train = (cat["split"] == "train").to_numpy()
+    assert np.isnan(r.zphot[train]).all() and "left NaN" in r.info["train_predictions"]

@@ -129,6 +129,15 @@ def check_weights(
         raise ZcellsInputError(f"cnn: weights {path} do not match: " + "; ".join(problems))
 
 
+def _weights_images(path: Path) -> str | None:
+    """The image-cube folder a weights file was trained on (resolved), or None if unknown."""
+    if not path.is_file():
+        raise ZcellsInputError(f"cnn: weights file {path} does not exist")
+    ckpt = load_checkpoint(path)
+    images = (ckpt.get("provenance") or {}).get("images")
+    return str(Path(images).resolve()) if images else None
+
+
 class CNNMethod:
     """Image CNN photo-z (Pasquet et al. 2019 style): redshift classification over bins -> p(z)."""
 
@@ -214,9 +223,21 @@ class CNNMethod:
             },
         }
         if opts.weights:
-            pz[test_rows], winfo = ctx.predict_with_weights(Path(opts.weights), test_rows)
+            trained_on = _weights_images(Path(opts.weights))
+            independent = trained_on is not None and trained_on != str(Path(cube_dir).resolve())
+            if context.per_cell_sample == "all" and independent:
+                # weights trained on another image set never saw these galaxies: every
+                # galaxy's prediction is out of sample
+                rows = np.flatnonzero(has_image)
+                pz[rows], winfo = ctx.predict_with_weights(Path(opts.weights), rows)
+                info["train_predictions"] = (
+                    f"pre-trained weights from another image set ({trained_on}): every galaxy "
+                    "predicted out of sample"
+                )
+            else:
+                pz[test_rows], winfo = ctx.predict_with_weights(Path(opts.weights), test_rows)
+                info["train_predictions"] = "not made: pre-trained weights, training rows left NaN"
             info.update(winfo)
-            info["train_predictions"] = "not made: pre-trained weights, training rows left NaN"
         else:
             if len(train_rows) < 2:
                 raise ZcellsInputError(

@@ -19,6 +19,7 @@ PLUGIN_COMMANDS = (
     "compute.simulate.command",
     "compute.fetch.command",
     "compute.methods.import_command",
+    "compute.methods.train_cnn_command",
     "compute.demo",
     "app.command",
 )

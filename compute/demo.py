@@ -11,11 +11,13 @@ from typing import Any
 
 from compute.cache import content_key, default_cache_dir
 
-#: galaxies simulated for the demo (those brighter than r = 17.8 are kept)
-DEMO_N = 40_000
-#: a larger test fraction than the paper's 10%, so a 10x12 map has ~100+ test galaxies per cell
-DEMO_TEST_FRACTION = 0.5
+#: galaxies drawn for the demo (about 40% pass r <= 17.8: ~20,000 galaxies)
+DEMO_N = 50_000
+#: the demo survey's seed; the packaged CNN weights were trained on another draw (seed 42)
+DEMO_SEED = 2026
 DEMO_METHODS = ("rf", "llr", "cnn")
+#: CNN weights for CPU-only machines, made by `zcells train-cnn` (see README, "CNN weights")
+PACKAGED_CNN_WEIGHTS = Path(__file__).resolve().parent / "data" / "cnn_demo_small.pt"
 
 
 def add_parser(sub: Any) -> None:
@@ -26,7 +28,7 @@ def add_parser(sub: Any) -> None:
                     "every photo-z method, the SOM and per-cell fits, then the web app.",
     )
     p.add_argument("--n", type=int, default=DEMO_N, help=f"galaxies to simulate (default {DEMO_N})")
-    p.add_argument("--seed", type=int, default=42, help="simulation seed")
+    p.add_argument("--seed", type=int, default=DEMO_SEED, help="simulation seed")
     p.add_argument("--out", default="zcells-demo", help="artifacts folder (default ./zcells-demo)")
     p.add_argument("--methods", default=",".join(DEMO_METHODS), help="photo-z methods")
     p.add_argument("--workers", type=int, default=0, help="simulation processes (0 = all cores)")
@@ -57,13 +59,30 @@ def simulated_survey(n: int, seed: int, workers: int, progress: bool,
     return Path(simulate(cfg, folder, progress=progress))
 
 
-def demo_config(methods: list[str]) -> Any:
-    """The build configuration of the demo."""
+def cnn_options(log: Any = print) -> dict[str, Any]:
+    """Train the full network on a GPU; on a CPU use the packaged weights (another draw)."""
+    import torch
+
+    if torch.cuda.is_available():
+        log("cnn: CUDA found, training the Pasquet-size network (5-fold out of fold)")
+        return {"variant": "pasquet", "oof_folds": 5}
+    if PACKAGED_CNN_WEIGHTS.is_file():
+        log(f"cnn: no GPU, using the packaged weights {PACKAGED_CNN_WEIGHTS.name} "
+            "(trained by `zcells train-cnn` on another draw of the same simulation)")
+        return {"variant": "small", "weights": str(PACKAGED_CNN_WEIGHTS), "device": "cpu"}
+    log("cnn: no GPU and no packaged weights, training the small network on the CPU")
+    return {"variant": "small", "epochs": 6, "oof_folds": 2, "device": "cpu"}
+
+
+def demo_config(methods: list[str], log: Any = print) -> Any:
+    """The build configuration of the demo: every galaxy gets an out-of-sample prediction."""
     from compute.config import load_config
 
+    options = {"cnn": cnn_options(log)} if "cnn" in methods else {}
     return load_config(None, {
         "methods": methods,
-        "split": {"test_fraction": DEMO_TEST_FRACTION},
+        "per_cell_sample": "all",
+        "method_options": options,
         "som": {"shape": "10x12", "backend": "batch"},
     })
 
@@ -79,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     methods = parse_method_list(args.methods)
     survey = simulated_survey(args.n, args.seed, args.workers, not args.no_progress, log)
-    res = build(survey / "catalog.parquet", args.out, demo_config(methods),
+    res = build(survey / "catalog.parquet", args.out, demo_config(methods, log),
                 progress=not args.no_progress, log=log, source="simulated")
     log(f"demo ready in {time.perf_counter() - t0:.1f} s: artifacts in {res.out}")
     if args.no_serve:

@@ -6,7 +6,6 @@ import io
 import warnings
 
 import numpy as np
-from astropy.io import fits
 from PIL import Image
 
 OK = "ok"
@@ -40,6 +39,7 @@ def read_fits_cutout(data: bytes, bands: str, size: int) -> tuple[np.ndarray | N
 
     Examples
     --------
+    >>> from astropy.io import fits
     >>> buf = io.BytesIO(); fits.PrimaryHDU(np.zeros((3, 4, 4), np.float32)).writeto(buf)
     >>> read_fits_cutout(buf.getvalue(), "grz", 4)[1:]
     ('off-footprint', 'no data (all zero or NaN) in bands g, r, z')
@@ -47,6 +47,8 @@ def read_fits_cutout(data: bytes, bands: str, size: int) -> tuple[np.ndarray | N
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            from astropy.io import fits  # imported here: astropy.io.fits is slow to import
+
             with fits.open(io.BytesIO(data), memmap=False) as hdus:
                 hdu = next((h for h in hdus if h.data is not None and h.data.ndim >= 2), None)
                 image = None if hdu is None else np.array(hdu.data, dtype=np.float32)

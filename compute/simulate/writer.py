@@ -1,0 +1,111 @@
+"""Streaming output: Parquet tables chunk by chunk, images to a raw file compacted into a cube."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from compute.errors import ZcellsInputError
+from compute.imagecube import create_cube, write_ids
+
+CATALOG_FILE = "catalog.parquet"
+TRUTH_FILE = "truth.parquet"
+PROVENANCE_FILE = "provenance.json"
+RAW_IMAGES = "images.raw.tmp"
+
+
+class SurveyWriter:
+    """Write a simulated survey into a temporary folder, then move it into place atomically.
+
+    Images of kept galaxies are appended to a raw float32 file as they arrive (memory stays
+    bounded by one chunk) and copied block by block into ``images.npy`` at the end.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike[str], bands: list[str], stamp: int) -> None:
+        self.out_dir = Path(out_dir)
+        _check_target(self.out_dir)
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.out_dir.parent / f".{self.out_dir.name}.tmp-{os.getpid()}"
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir()
+        self.bands = list(bands)
+        self.stamp = stamp
+        self.n_rows = 0
+        self._raw = open(self.tmp / RAW_IMAGES, "wb")  # noqa: SIM115 - closed in finish/abort
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._ids: list[np.ndarray] = []
+
+    def _append_table(self, name: str, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if name not in self._writers:
+            self._writers[name] = pq.ParquetWriter(self.tmp / name, table.schema)
+        self._writers[name].write_table(table)
+
+    def append(self, catalog: pd.DataFrame, truth: pd.DataFrame, images: np.ndarray) -> None:
+        """Append kept galaxies (same order in all three)."""
+        if len(catalog) == 0:
+            return
+        self._append_table(CATALOG_FILE, catalog)
+        self._append_table(TRUTH_FILE, truth)
+        self._raw.write(np.ascontiguousarray(images, dtype=np.float32).tobytes())
+        self._ids.append(catalog["objid"].to_numpy(np.int64))
+        self.n_rows += len(catalog)
+
+    def finish(self, cube_meta: dict[str, Any], provenance: dict[str, Any]) -> Path:
+        """Compact the image cube, write provenance and move the folder into place."""
+        self._raw.close()
+        for w in self._writers.values():
+            w.close()
+        n, nb, s = self.n_rows, len(self.bands), self.stamp
+        raw_path = self.tmp / RAW_IMAGES
+        cube = create_cube(self.tmp, n, self.bands, s, cube_meta)
+        if n:
+            raw = np.memmap(raw_path, dtype=np.float32, mode="r", shape=(n, nb, s, s))
+            for lo in range(0, n, 2048):
+                cube[lo:lo + 2048] = raw[lo:lo + 2048]
+            del raw
+        if isinstance(cube, np.memmap):
+            cube.flush()
+        del cube
+        raw_path.unlink()
+        write_ids(self.tmp, np.concatenate(self._ids) if self._ids else np.zeros(0, np.int64))
+        (self.tmp / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, default=str))
+        old = None
+        if self.out_dir.exists():
+            old = self.out_dir.parent / f".{self.out_dir.name}.old-{os.getpid()}"
+            self.out_dir.rename(old)
+        self.tmp.rename(self.out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.out_dir
+
+    def abort(self) -> None:
+        """Remove the temporary folder (after an error)."""
+        try:
+            self._raw.close()
+            for w in self._writers.values():
+                w.close()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _check_target(out_dir: Path) -> None:
+    """Refuse to replace a folder that is not empty and not an earlier simulation."""
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise ZcellsInputError(f"{out_dir}: output path exists and is not a folder")
+        contents = list(out_dir.iterdir())
+        if contents and not (out_dir / PROVENANCE_FILE).is_file():
+            raise ZcellsInputError(
+                f"{out_dir}: output folder exists and is not an earlier `zcells simulate` output; "
+                "choose another --out or remove it"
+            )

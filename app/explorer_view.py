@@ -66,11 +66,11 @@ def _cell_panel(cell: int, methods: tuple[str, ...]) -> list[Any]:
     points = data.cell_points(cell)
     n_members = int(len(run.art.members(cell)))
     out: list[Any] = [panels.cell_summary(cell, run.shape, rows, n_members),
-                      panels.stats_table(rows, methods)]
+                      panels.stats_table(rows, list(methods))]
     if len(points["zspec"]) == 0:
         out.append(html.P("No in-sample galaxies in this cell.", className="hint"))
         return out
-    out.append(html.Div(panels.method_figures(points, rows, methods, cell), className="method-grid"))
+    out.append(html.Div(panels.method_figures(points, rows, list(methods), cell), className="method-grid"))
     return out
 
 

@@ -101,10 +101,10 @@ def write(artifacts: ArtifactSet, out: str | os.PathLike[str]) -> Path:
         artifacts.galaxies.to_parquet(tmp / GALAXIES, index=False)
         artifacts.cells.to_parquet(tmp / CELLS, index=False)
         artifacts.representatives.to_parquet(tmp / REPRESENTATIVES, index=False)
-        np.savez(tmp / SOM, **artifacts.som)
+        np.savez(tmp / SOM, **artifacts.som)  # type: ignore[arg-type]
         np.savez(tmp / MEMBERS, order=artifacts.members_order, offsets=artifacts.members_offsets)
         for method, arrays in artifacts.pz.items():
-            np.savez(tmp / f"pz_{method}.npz", **arrays)
+            np.savez(tmp / f"pz_{method}.npz", **arrays)  # type: ignore[arg-type]
         (tmp / GLOBAL).write_text(json.dumps(artifacts.global_metrics, indent=2, default=_json_default))
         manifest = dict(artifacts.manifest)
         manifest["schema_version"] = SCHEMA_VERSION

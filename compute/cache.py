@@ -86,7 +86,7 @@ class StageCache:
             return
         payload = {k: np.asarray(v) for k, v in arrays.items() if v is not None}
         payload["__meta__"] = np.asarray(json.dumps(meta, default=str))
-        self._atomic(path, lambda tmp: np.savez(tmp, **payload))
+        self._atomic(path, lambda tmp: np.savez(tmp, **payload))  # type: ignore[arg-type]
 
     def get_frame(self, stage: str, key: str) -> pd.DataFrame | None:
         """Cached table of a stage, or None."""

@@ -19,8 +19,8 @@ from compute.catalog import CatalogReport, load_catalog
 from compute.cells import cell_statistics
 from compute.config import Config
 from compute.errors import ZcellsInputError
-from compute.metrics import bias, outlier_fraction, sigma_nmad
 from compute.methods import MethodContext, MethodResult, get_method
+from compute.metrics import bias, outlier_fraction, sigma_nmad
 from compute.pz import pit
 from compute.somstage import FEATURES, SomResult, colour_features, run_som
 
@@ -439,7 +439,7 @@ def _representatives(galaxies: pd.DataFrame, order: np.ndarray, offsets: np.ndar
 
 def _pz_artifacts(pz_store: dict[str, dict[str, np.ndarray]],
                   galaxies: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
-    out = {}
+    out: dict[str, dict[str, np.ndarray]] = {}
     for m, store in pz_store.items():
         pz = store["pz"]
         rows = np.flatnonzero(np.isfinite(pz).all(axis=1) & (np.nansum(pz, axis=1) > 0))

@@ -40,7 +40,7 @@ def synthetic_catalog(n: int = 3000, seed: int = 0, methods: tuple[str, ...] = (
         "zspec": z, "u": r + gr + ug, "g": r + gr, "r": r, "i": r - ri, "z": r - ri - iz,
         "petro_r": r + 0.05, "frac_dev_r": bt, "exp_ab_r": rng.uniform(0.2, 1, n),
     })
-    slopes = attenuation or {m: s for m, s in zip(methods, (0.6, 0.95, 0.8, 0.7))}
+    slopes = attenuation or {m: s for m, s in zip(methods, (0.6, 0.95, 0.8, 0.7), strict=False)}
     for m in methods:
         b = slopes[m]
         df[f"zphot_{m}"] = z.mean() + b * (z - z.mean()) + rng.normal(0, 0.01, n) * (1 + z)

@@ -136,8 +136,8 @@ def test_split_is_reproducible_and_close_to_fraction(tmp_path: Path) -> None:
     a, _ = load_catalog(_write(df, tmp_path / "a.csv"))
     # shuffled rows get the same split per objid
     b, _ = load_catalog(_write(df.sample(frac=1, random_state=1), tmp_path / "b.csv"))
-    sa = dict(zip(a["objid"], a["split"]))
-    assert all(sa[o] == s for o, s in zip(b["objid"], b["split"]))
+    sa = dict(zip(a["objid"], a["split"], strict=True))
+    assert all(sa[o] == s for o, s in zip(b["objid"], b["split"], strict=True))
     frac = (a["split"] == "test").mean()
     assert abs(frac - 0.1) < 3 * np.sqrt(0.1 * 0.9 / len(a))
 

@@ -76,11 +76,11 @@ def canonicalise(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     # modelMag_x - extinction_x -> x (and likewise cModelMag_r, petroMag_r)
     derived = [(b, f"modelmag_{b}", f"extinction_{b}") for b in BANDS]
     derived += [("cmodel_r", "cmodelmag_r", "extinction_r"), ("petro_r", "petromag_r", "extinction_r")]
-    for canon, mag_key, ext_key in derived:
+    for target, mag_key, ext_key in derived:
         mag, ext = lower.get(mag_key), lower.get(ext_key)
-        if canon not in df.columns and mag is not None and ext is not None:
-            df[canon] = pd.to_numeric(df[mag], errors="coerce") - pd.to_numeric(df[ext], errors="coerce")
-            mapping[f"{mag} - {ext}"] = canon
+        if target not in df.columns and mag is not None and ext is not None:
+            df[target] = pd.to_numeric(df[mag], errors="coerce") - pd.to_numeric(df[ext], errors="coerce")
+            mapping[f"{mag} - {ext}"] = target
     renames: dict[str, str] = {}
     present = set(df.columns)
     for low, orig in lower.items():

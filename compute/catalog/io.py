@@ -184,5 +184,5 @@ def parse_int64(series: pd.Series, col: str, source: str) -> pd.Series:
             f"{source}: column '{col}' {rows_text(np.flatnonzero(bad.to_numpy()))}: not an integer "
             f"id (e.g. {examples})"
         )
-    values = [pd.NA if e else int(v) for v, e in zip(text.to_numpy(object), empty.to_numpy())]
+    values = [pd.NA if e else int(v) for v, e in zip(text.to_numpy(object), empty.to_numpy(), strict=True)]
     return pd.Series(pd.array(values, dtype="Int64"), index=series.index)

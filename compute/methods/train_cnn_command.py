@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     test = (catalog["split"] == "test").to_numpy()
     zs, zp = catalog["zspec"].to_numpy()[test], res.zphot[test]
     summary = {
-        "command": "zcells " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("zcells") else None,
+        "command": "zcells " + " ".join(sys.argv[1:]),
         "catalog": str(catalog_path), "catalog_rows": report.n_final,
         "options": opts.to_dict(),
         "test_sigma_nmad": sigma_nmad(zs, zp), "test_outlier_fraction": outlier_fraction(zs, zp),
@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".pt")
     os.close(fd)
     shutil.copyfile(res.info["weights"], tmp)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, out)
     out.with_suffix(".json").write_text(json.dumps(summary, indent=2, default=str))
     print(f"weights: {out} (test sigma_NMAD {summary['test_sigma_nmad']:.4f} on "

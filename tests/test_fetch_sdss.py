@@ -460,3 +460,10 @@ def test_chunks_of_another_query_are_not_reused(tmp_path: Path) -> None:
         assert server.count() == 4
     assert len(pd.read_parquet(out)) == 12
     assert (folder / "chunk_000000000000_ra000.000000-090.000000.parquet").exists()
+
+
+def test_readme_shows_the_sql_template() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert build_sql("dr12") in readme
+    for c in SQL_COLUMNS:
+        assert c.name in readme

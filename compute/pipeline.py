@@ -134,6 +134,7 @@ def _build(catalog_path: Path, out: Path, cfg: Config, cache: StageCache, stages
         return df, rep
 
     catalog, report = stages.run("catalog", load)
+    catalog = join_truth(catalog, catalog_path)
     for line in report["lines"]:
         log(line)
     for note in report.get("external", []):
@@ -391,6 +392,24 @@ def _galaxy_table(catalog: pd.DataFrame, som: SomResult, methods: list[str], cfg
     for c in truth:
         g[c] = catalog[c].to_numpy()
     return g
+
+
+#: truth-table columns of a simulated survey shown beside its galaxies (as ``true_<name>``)
+TRUTH_COLUMNS = {"z_true": "true_z", "bt_r": "true_bt", "abs_mag_r": "true_abs_mag_r",
+                 "red_sequence": "true_red_sequence"}
+
+
+def join_truth(catalog: pd.DataFrame, catalog_path: Path) -> pd.DataFrame:
+    """Add a simulated survey's truth (``truth.parquet`` beside the catalogue) as ``true_*``."""
+    path = catalog_path.parent / "truth.parquet"
+    if not path.is_file():
+        return catalog
+    try:
+        truth = pd.read_parquet(path, columns=["objid", *TRUTH_COLUMNS])
+    except (OSError, ValueError, KeyError):  # not a zcells truth table: nothing to add
+        return catalog
+    truth = truth.rename(columns=TRUTH_COLUMNS).drop_duplicates("objid")
+    return catalog.merge(truth, on="objid", how="left", validate="one_to_one")
 
 
 def _global_metrics(galaxies: pd.DataFrame, methods: list[str], cfg: Config) -> dict[str, Any]:

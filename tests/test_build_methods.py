@@ -57,5 +57,10 @@ def test_build_all_methods_beat_a_constant(small_survey: Path, tmp_path: Path) -
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["source"] == "simulated" and manifest["images"]
     assert set(manifest["methods"]) == {"rf", "llr", "cnn"}
-    # truth columns of the simulation are not in the galaxies table unless joined; B/T is
+    # the simulation's truth is joined by objid and agrees with the truth table
+    import pandas as pd
+
+    truth = pd.read_parquet(small_survey / "truth.parquet").set_index("objid")
+    np.testing.assert_allclose(g["true_bt"], truth.loc[g["objid"], "bt_r"].to_numpy())
+    np.testing.assert_allclose(g["true_z"], truth.loc[g["objid"], "z_true"].to_numpy())
     assert np.isfinite(g["bt"]).all()

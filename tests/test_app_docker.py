@@ -35,7 +35,9 @@ def test_compose_file_services() -> None:
     assert services["compute"]["command"][:3] == ["zcells", "demo", "--no-serve"]
     assert "/data/artifacts" in services["compute"]["command"]
     vol = lambda s: {v.split(":")[0] for v in services[s]["volumes"]}  # noqa: E731
-    assert vol("app") & vol("compute") == {"artifacts"}
+    # the app reads the artifacts and (for simulated cutouts) the survey cache, both read-only
+    assert vol("app") & vol("compute") == {"artifacts", "zcells-cache"}
+    assert all(v.endswith(":ro") for v in services["app"]["volumes"])
     assert all(p.startswith("127.0.0.1:") for p in app["ports"])
     gpu = services["compute-gpu"]
     assert gpu["profiles"] == ["gpu"]

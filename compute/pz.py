@@ -28,6 +28,12 @@ def pit(pz: np.ndarray, edges: np.ndarray, zspec: np.ndarray) -> np.ndarray:
     """
     pz = np.asarray(pz, dtype=np.float64)
     edges = np.asarray(edges, dtype=np.float64)
+    zspec = np.asarray(zspec, dtype=np.float64)
+    if pz.ndim != 2 or pz.shape[1] != len(edges) - 1 or pz.shape[0] != zspec.shape[0]:
+        raise ValueError(
+            f"pit: pz shape {pz.shape} does not match {len(edges) - 1} bins and "
+            f"{zspec.shape[0]} redshifts"
+        )
     total = pz.sum(axis=1)
     cdf = np.concatenate([np.zeros((len(pz), 1)), np.cumsum(pz, axis=1)], axis=1)
     k = np.clip(np.searchsorted(edges, zspec, side="right") - 1, 0, len(edges) - 2)
@@ -38,7 +44,7 @@ def pit(pz: np.ndarray, edges: np.ndarray, zspec: np.ndarray) -> np.ndarray:
         out = np.where(total > 0, value / total, np.nan)
     out[zspec <= edges[0]] = 0.0
     out[zspec >= edges[-1]] = 1.0
-    out[~np.isfinite(total) | (total <= 0)] = np.nan
+    out[~np.isfinite(total) | (total <= 0) | ~np.isfinite(zspec)] = np.nan
     return out
 
 

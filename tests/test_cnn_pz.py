@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from compute.methods.cnn.predict import summarise
-from compute.methods.cnn.pz import bin_centres, bin_edges, class_of, pit
+from compute.methods.cnn.pz import bin_centres, bin_edges, class_of
+from compute.pz import pit
 
 
 def test_default_bins_are_pasquet() -> None:

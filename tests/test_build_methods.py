@@ -17,7 +17,7 @@ from compute.simulate import SimConfig, simulate
 @pytest.fixture(scope="module")
 def small_survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sim") / "survey"
-    simulate(SimConfig.from_dict({"n": 2400, "seed": 11, "workers": 2}), out, progress=False)
+    simulate(SimConfig.from_dict({"n": 1000, "seed": 11, "workers": 2}), out, progress=False)
     return out
 
 

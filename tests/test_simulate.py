@@ -60,6 +60,21 @@ def test_no_galaxy_passes_leaves_no_output(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_hopeless_cut_is_reported_not_looped_on():
+    """n counts kept galaxies, so a cut that keeps almost nothing must stop with a message."""
+    from compute.simulate.run import MAX_DRAWN_PER_KEPT, MIN_CHUNKS_BEFORE_GIVING_UP, _check_progress
+
+    cfg = SimConfig.from_dict({"n": 1000, "mag_limit": 12.0, "chunk_size": 100})
+    few = MIN_CHUNKS_BEFORE_GIVING_UP
+    _check_progress(cfg, few - 1, (few - 1) * 100, 0)  # too early to tell: no error
+    with pytest.raises(ZcellsInputError, match="no galaxy passes r <= 12.0"):
+        _check_progress(cfg, few, few * 100, 0)
+    drawn = few * 100
+    _check_progress(cfg, few, drawn, drawn // MAX_DRAWN_PER_KEPT)  # rare, but reachable
+    with pytest.raises(ZcellsInputError, match=r"only 1 of \d+ simulated galaxies pass r <= 12.0"):
+        _check_progress(cfg, few * 4, drawn * 4, 1)
+
+
 def test_refuses_foreign_folder(tmp_path):
     (tmp_path / "keep.txt").write_text("precious")
     with pytest.raises(ZcellsInputError, match="not an earlier"):
@@ -87,6 +102,20 @@ def test_batch_renderer_matches_galsim():
         for ib in (0, 2, 4):
             ref = galsim_galaxy(sub, i, ib).drawImage(nx=64, ny=64, scale=1.0, offset=(0.5, 0.5)).array
             assert np.max(np.abs(imgs[i, ib] - ref)) < 2e-3 * ref.max()
+
+
+def test_add_noise_has_the_requested_variance():
+    from compute.simulate.render import add_noise
+
+    img = np.zeros((20, 5, 64, 64), np.float32)
+    var = np.broadcast_to(np.array([1.0, 4.0, 0.25, 9.0, 2.0])[None, :, None, None], img.shape)
+    add_noise(img, var, 17)
+    got = img.var(axis=(0, 2, 3))
+    assert np.allclose(got, [1.0, 4.0, 0.25, 9.0, 2.0], rtol=0.02)
+    assert abs(img.mean()) < 0.01
+    again = np.zeros_like(img)
+    add_noise(again, var, 17)
+    assert np.array_equal(img, again)
 
 
 # ----------------------------------------------------------------------------- photometry
@@ -175,7 +204,7 @@ def test_petrosian_matches_reference(kind, hlr):
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("sim")
-    cfg = {"n": 360, "seed": 7, "chunk_size": 90}
+    cfg = {"n": 150, "seed": 7, "chunk_size": 90}
     a = simulate(SimConfig.from_dict({**cfg, "workers": 1}), base / "a", progress=False)
     b = simulate(SimConfig.from_dict({**cfg, "workers": 2}), base / "b", progress=False)
     return a, b
@@ -190,7 +219,7 @@ def test_output_contract(small_run):
     assert list(cat.columns) == expected
     assert "split" not in cat.columns
     assert cat["objid"].dtype == np.int64 and cat["objid"].is_unique
-    assert len(cat) > 50
+    assert len(cat) == 150  # n counts the galaxies in the catalogue
     assert (cat["petro_r"] <= 17.8).all()
     assert cat[expected].notna().all().all()
     assert cat["zspec"].between(0.0, 0.41).all()
@@ -201,8 +230,12 @@ def test_output_contract(small_run):
     assert (cube.objid == cat["objid"].to_numpy()).all()
     assert cube.meta["pixel_scale_arcsec"] == pytest.approx(0.396)
     prov = json.loads((out / "provenance.json").read_text())
-    assert prov["seed"] == 7 and prov["config"]["n"] == 360
-    assert prov["counts"]["simulated"] == 360 and prov["counts"]["passed_cut"] == len(cat)
+    assert prov["seed"] == 7 and prov["config"]["n"] == 150
+    counts = prov["counts"]
+    assert counts["kept"] == 150 and counts["passed_cut"] >= 150
+    assert counts["simulated"] == 90 * counts["chunks"] and counts["chunks"] >= 2
+    # every chunk but the last was needed: the catalogue ends inside the last chunk
+    assert counts["passed_cut"] - 150 < counts["passed_cut"] / counts["chunks"] * 2
     # the image sum in a big aperture agrees with the measured model flux (r band)
     flux_r = 10 ** (-0.4 * (cat["r"].to_numpy() - 22.5))
     total = cube.images[:, 2].sum(axis=(1, 2))
@@ -217,6 +250,50 @@ def test_deterministic_and_independent_of_workers(small_run):
     pd.testing.assert_frame_equal(ca, cb)
     ia, ib = open_cube(a).images, open_cube(b).images
     assert np.array_equal(np.asarray(ia), np.asarray(ib))
+
+
+def test_smaller_n_is_a_prefix(small_run, tmp_path):
+    """A survey of fewer galaxies is the start of the bigger one (same seed and chunks)."""
+    a, _ = small_run
+    c = simulate(SimConfig.from_dict({"n": 40, "seed": 7, "chunk_size": 90}), tmp_path / "c",
+                 progress=False)
+    big, small = pd.read_parquet(a / "catalog.parquet"), pd.read_parquet(c / "catalog.parquet")
+    assert len(small) == 40
+    pd.testing.assert_frame_equal(small, big.iloc[:40])
+    assert np.array_equal(np.asarray(open_cube(c).images), np.asarray(open_cube(a).images)[:40])
+
+
+def test_render_grid_is_big_enough_for_the_stamp():
+    """Large galaxies drawn on the chosen FFT grid equal the same galaxies on a huge grid."""
+    from compute.simulate.galaxy import (
+        draw_galaxies,
+        extent_pixels,
+        fits_grid,
+        kgrid,
+        render_grid_sizes,
+        render_noiseless,
+        render_on,
+    )
+    from compute.simulate.run import _subset, build_context
+
+    cfg = SimConfig.from_dict({"n": 10})
+    ctx = build_context(cfg)
+    rng = np.random.default_rng(5)
+    z, m = ctx.population.draw(rng, 400)
+    gal = draw_galaxies(rng, z, m, cfg, ctx.sed, ctx.cosmo)
+    need = extent_pixels(gal)
+    sizes = render_grid_sizes(64)
+    # for each grid size, the galaxies that just fit it (and not the next smaller one)
+    picks = []
+    for lo, hi in zip(sizes[:-1], sizes[1:], strict=True):
+        ok = np.nonzero(fits_grid(need, hi, 64) & ~fits_grid(need, lo, 64))[0]
+        picks.extend(ok[:2])
+    assert len(picks) >= 6
+    sub = _subset(gal, np.array(picks))
+    imgs = render_noiseless(sub, None, 64)
+    ref = render_on(sub, np.arange(len(sub)), kgrid(384), 64)
+    peak = ref.max(axis=(2, 3), keepdims=True)
+    assert np.max(np.abs(imgs - ref) / peak) < 2e-4
 
 
 def test_frac_dev_tracks_true_bt(small_run):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+from pathlib import Path
 from typing import Any
 
 from compute.errors import ZcellsInputError
@@ -22,7 +24,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--n", type=int, default=None,
-                   help="galaxies to simulate before the magnitude cut (default 10000)")
+                   help="galaxies in the output catalogue, all passing the magnitude cut (default 10000)")
     p.add_argument("--seed", type=int, default=None, help="master random seed (default 42)")
     p.add_argument("--out", required=True, help="output folder (created atomically)")
     p.add_argument("--config", default=None, help="TOML or JSON file with SimConfig keys")
@@ -58,5 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.out:
         raise ZcellsInputError("simulate: --out is required")
     out = simulate(cfg, args.out, progress=not args.no_progress)
-    print(f"simulated survey written to {out}")
+    prov = json.loads((Path(out) / "provenance.json").read_text())
+    c = prov["counts"]
+    print(f"simulated survey written to {out}: {c['kept']} galaxies with Petrosian r <= "
+          f"{cfg.mag_limit} ({c['simulated']} drawn, {c['imaged']} imaged) in "
+          f"{prov['elapsed_s']:.1f} s ({c['kept'] / max(prov['elapsed_s'], 1e-9):.0f} galaxies/s)")
     return 0

@@ -143,27 +143,41 @@ def extent_pixels(gal: Galaxies) -> np.ndarray:
     return np.maximum.reduce([bulge, disk, knots]) + 3 * np.max(gal.fwhm, axis=1)
 
 
+GRID_FACTORS = (1.125, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+"""FFT grid sides tried in turn, as multiples of the stamp side (2-3-5-7-smooth for 64)."""
+
+
 def render_grid_sizes(stamp: int) -> tuple[int, ...]:
     """FFT grid sizes tried in turn (the smallest that holds a galaxy is used)."""
-    return (stamp + stamp // 2, 2 * stamp, 3 * stamp)
+    return tuple(sorted({2 * int(round(f * stamp / 2)) for f in GRID_FACTORS}))
+
+
+def fits_grid(need: np.ndarray, size: int, stamp: int) -> np.ndarray:
+    """Whether light out to radius ``need`` can be drawn on a ``size`` grid for the stamp.
+
+    A Fourier-space render is periodic: light at offset x > size/2 from the centre lands
+    at x - size. It stays off the central ``stamp`` pixels as long as size - x > stamp/2,
+    so the grid must satisfy need <= size - stamp/2 (the stamp itself sees no wrap-around).
+    """
+    return need <= size - stamp / 2
 
 
 def render_noiseless(gal: Galaxies, grid: KGrid | None, stamp: int) -> np.ndarray:
     """Noise-free PSF-convolved, pixel-integrated images (n, n_bands, stamp, stamp).
 
     Each galaxy is drawn in Fourier space on the smallest FFT grid that holds it without
-    wrap-around (``grid`` is ignored if too small), then cropped to the stamp.
+    wrap-around onto the stamp (``grid`` is used when it has the chosen size), then cropped.
     """
     need = extent_pixels(gal)
     out = np.empty((len(gal), gal.fwhm.shape[1], stamp, stamp), np.float32)
     done = np.zeros(len(gal), bool)
     sizes = render_grid_sizes(stamp)
     for k, size in enumerate(sizes):
-        sel = np.nonzero(~done & ((need <= size / 2) | (k == len(sizes) - 1)))[0]
+        sel = np.nonzero(~done & (fits_grid(need, size, stamp) | (k == len(sizes) - 1)))[0]
         if len(sel) == 0:
             continue
-        g = grid if grid is not None and grid.n == size else _kgrid(size)
-        out[sel] = _render_on(gal, sel, g, stamp)
+        g = grid if grid is not None and grid.n == size else kgrid(size)
+        out[sel] = render_on(gal, sel, g, stamp)
         done[sel] = True
     return out
 
@@ -171,13 +185,15 @@ def render_noiseless(gal: Galaxies, grid: KGrid | None, stamp: int) -> np.ndarra
 _GRIDS: dict[int, KGrid] = {}
 
 
-def _kgrid(n: int) -> KGrid:
+def kgrid(n: int) -> KGrid:
+    """The (cached) wave-vector grid of an n x n FFT."""
     if n not in _GRIDS:
         _GRIDS[n] = KGrid.make(n)
     return _GRIDS[n]
 
 
-def _render_on(gal: Galaxies, sel: np.ndarray, grid: KGrid, stamp: int) -> np.ndarray:
+def render_on(gal: Galaxies, sel: np.ndarray, grid: KGrid, stamp: int) -> np.ndarray:
+    """Render galaxies ``sel`` on one FFT grid and crop them to the stamp."""
     from compute.simulate.render import to_image
 
     bulge = profile_ft(grid, dev_table(), gal.hlr_bulge[sel], gal.q_bulge[sel], gal.beta[sel])

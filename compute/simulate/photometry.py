@@ -7,7 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
-from compute.simulate.profiles import RadialTable, dev_table, exp_table, psf_table
+from compute.simulate.profiles import (
+    RadialTable,
+    dev_table,
+    exp_table,
+    kolmogorov_coefficient,
+    kolmogorov_ft,
+)
 from compute.simulate.render import KGrid, NoiseModel, elliptical_kappa, psf_ft
 
 LUPTITUDE_B = {"u": 1.4e-10, "g": 0.9e-10, "r": 1.2e-10, "i": 1.8e-10, "z": 7.4e-10}
@@ -16,6 +22,8 @@ LUPTITUDE_B = {"u": 1.4e-10, "g": 0.9e-10, "r": 1.2e-10, "i": 1.8e-10, "z": 7.4e
 PETRO_ETA = 0.2
 PETRO_NAP = 2.0
 LM_ITERATIONS = 10
+LM_CONVERGED = 1e-5
+LM_LAMBDA_MAX = 1e4
 PSF_MODE_CUT = 0.02
 """Shape fits use the Fourier modes where the PSF transfer exceeds this (the rest carry
 almost no signal at SDSS depth; amplitudes use every mode)."""
@@ -89,13 +97,19 @@ class ShapeFitter:
         self.v = (2 * kx * ky)[None].astype(np.float32)
         self.table = table
         sw = np.sqrt(weight[iy, ix])[None]
-        self.psf = (psf_table()(np.sqrt(self.k2) * fwhm[:, None].astype(np.float32))
+        f53 = (np.asarray(fwhm, np.float64) ** (5.0 / 3.0)).astype(np.float32)[:, None]
+        self.psf = (kolmogorov_ft(grid.kk53[iy, ix][None] * f53)
                     * grid.pixel[iy, ix][None] * sw.astype(np.float32))
         self.data = (data_re[:, iy, ix] * sw).astype(np.float32)
 
-    def evaluate(self, params: np.ndarray, jac: bool = False
+    def evaluate(self, params: np.ndarray, jac: bool = False, rows: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Residual (n, m), flux (n,) and optionally the residual Jacobian (n, m, 3)."""
+        """Residual (n, m), flux (n,) and optionally the residual Jacobian (n, m, 3).
+
+        ``rows`` picks the galaxies that ``params`` belong to (default: all of them).
+        """
+        psf = self.psf if rows is None else self.psf[rows]
+        data = self.data if rows is None else self.data[rows]
         f = np.float32
         hlr2 = np.exp(2 * params[:, 0])[:, None].astype(f)
         e1 = params[:, 1][:, None].astype(f)
@@ -109,10 +123,10 @@ class ShapeFitter:
         quad = hlr2 * (ch * self.k2 + sh_eta * lin)
         kappa = np.sqrt(np.maximum(quad, f(1e-30)))
         t, dt = self.table.value_and_slope(kappa, slope=jac)
-        bas = t * self.psf
+        bas = t * psf
         bb = np.maximum(np.sum(bas * bas, 1), np.float32(1e-30))
-        amp = np.sum(bas * self.data, 1) / bb
-        res = self.data - amp[:, None] * bas
+        amp = np.sum(bas * data, 1) / bb
+        res = data - amp[:, None] * bas
         if not jac:
             return res, amp, None
         # d sh_eta / d eta_i = s'(eta) * eta_i / eta, with s'(eta)/eta -> 1/3 as eta -> 0
@@ -121,11 +135,11 @@ class ShapeFitter:
         dq = [2 * quad,
               hlr2 * (sh_eta * e1 * self.k2 + dsh * e1 * lin + sh_eta * self.u),
               hlr2 * (sh_eta * e2 * self.k2 + dsh * e2 * lin + sh_eta * self.v)]
-        fac = dt * self.psf / (2 * kappa)
+        fac = dt * psf / (2 * kappa)
         out = np.empty(res.shape + (3,), np.float32)
         for j in range(3):
             db = fac * dq[j]
-            damp = (np.sum(db * self.data, 1) - 2 * amp * np.sum(db * bas, 1)) / bb
+            damp = (np.sum(db * data, 1) - 2 * amp * np.sum(db * bas, 1)) / bb
             out[..., j] = -(amp[:, None] * db + damp[:, None] * bas)
         return res, amp, out
 
@@ -134,29 +148,40 @@ class ShapeFitter:
         return res, amp
 
     def fit(self, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return best parameters (n, 3) and chi^2 (in Fourier units, up to a constant)."""
+        """Return best parameters (n, 3) and chi^2 (in Fourier units, up to a constant).
+
+        Galaxies leave the iteration once an accepted step improves chi^2 by less than
+        LM_CONVERGED (relative; far below a change of 1 in chi^2) or the damping has grown
+        past LM_LAMBDA_MAX, so the remaining iterations work on the unconverged ones only.
+        """
         p = start.copy()
         r, _, jac = self.evaluate(p, jac=True)
         assert jac is not None
-        chi = np.sum(r * r, 1, dtype=np.float64)
+        chi: np.ndarray = np.asarray(np.sum(r * r, 1, dtype=np.float64))
         lam = np.full(len(p), 1e-2)
+        act = np.arange(len(p))
         for _ in range(LM_ITERATIONS):
+            if len(act) == 0:
+                break
             jt = np.swapaxes(jac, 1, 2)
             h = (jt @ jac).astype(np.float64)
             g = (jt @ r[..., None])[..., 0].astype(np.float64)
             diag = np.einsum("nii->ni", h)
-            a = h + (lam[:, None] * np.maximum(diag, 1e-12))[:, :, None] * np.eye(3)[None]
+            a = h + (lam[act, None] * np.maximum(diag, 1e-12))[:, :, None] * np.eye(3)[None]
             delta = -np.linalg.solve(a, g[..., None])[..., 0]
-            trial = _clip_params(p + delta)
-            rt, _, jt_new = self.evaluate(trial, jac=True)
+            trial = _clip_params(p[act] + delta)
+            rt, _, jt_new = self.evaluate(trial, jac=True, rows=act)
             assert jt_new is not None
             ct = np.sum(rt * rt, 1, dtype=np.float64)
-            better = ct < chi
-            p = np.where(better[:, None], trial, p)
+            old = chi[act]
+            better = ct < old
+            p[act] = np.where(better[:, None], trial, p[act])
             r = np.where(better[:, None], rt, r)
             jac = np.where(better[:, None, None], jt_new, jac)
-            chi = np.where(better, ct, chi)
-            lam = np.where(better, lam / 3.0, lam * 5.0)
+            chi[act] = np.where(better, ct, old)
+            lam[act] = np.where(better, lam[act] / 3.0, lam[act] * 5.0)
+            done = (better & (old - ct < LM_CONVERGED * ct)) | (lam[act] > LM_LAMBDA_MAX)
+            act, r, jac = act[~done], r[~done], jac[~done]
         return p, np.asarray(chi)
 
 
@@ -169,17 +194,9 @@ def _clip_params(p: np.ndarray) -> np.ndarray:
     return p
 
 
-_KCUT: float | None = None
-
-
 def _psf_kcut() -> float:
     """kappa (for FWHM = 1 pixel) beyond which the Kolmogorov transfer is < PSF_MODE_CUT."""
-    global _KCUT
-    if _KCUT is None:
-        t = psf_table()
-        k = np.arange(len(t.values)) * t.step
-        _KCUT = float(k[np.argmax(t.values < PSF_MODE_CUT)])
-    return _KCUT
+    return float((np.log(1.0 / PSF_MODE_CUT) / kolmogorov_coefficient()) ** 0.6)
 
 
 def moments_start(images_r: np.ndarray, fwhm_r: np.ndarray) -> np.ndarray:

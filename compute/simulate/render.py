@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compute.simulate.profiles import RadialTable, psf_table
+from compute.simulate.profiles import RadialTable, kolmogorov_ft
 
 
 @dataclass
@@ -17,6 +17,7 @@ class KGrid:
     kx: np.ndarray  # (1, n//2+1)
     ky: np.ndarray  # (n, 1)
     kk: np.ndarray  # |k|, (n, n//2+1)
+    kk53: np.ndarray  # |k|^(5/3), for the Kolmogorov PSF
     pixel: np.ndarray  # pixel-response transfer function
     centre: np.ndarray  # phase that puts the origin at pixel (n/2, n/2)
 
@@ -31,8 +32,10 @@ class KGrid:
         # exp(-i k n/2) = (-1)^m on each axis for even n: puts the origin at pixel n/2
         centre = np.where((mx + my) % 2 == 0, 1.0, -1.0)
         f = np.float32
-        return cls(n=n, kx=kx.astype(f), ky=ky.astype(f), kk=np.hypot(kx, ky).astype(f),
-                   pixel=pixel.astype(f), centre=centre.astype(f))
+        kk = np.hypot(kx, ky)
+        return cls(n=n, kx=kx.astype(f), ky=ky.astype(f), kk=kk.astype(f),
+                   kk53=(kk ** (5.0 / 3.0)).astype(f), pixel=pixel.astype(f),
+                   centre=centre.astype(f))
 
 
 def elliptical_kappa(grid: KGrid, hlr: np.ndarray, q: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -62,8 +65,10 @@ def profile_ft(grid: KGrid, table: RadialTable, hlr: np.ndarray, q: np.ndarray,
 
 def psf_ft(grid: KGrid, fwhm_pix: np.ndarray) -> np.ndarray:
     """Kolmogorov PSF transfer function times the pixel response, (n_gal, N, N/2+1)."""
-    f = np.asarray(fwhm_pix, np.float32)[:, None, None]
-    return psf_table()(grid.kk[None] * f) * grid.pixel[None]
+    f53 = (np.asarray(fwhm_pix, np.float64) ** (5.0 / 3.0)).astype(np.float32)[:, None, None]
+    out = kolmogorov_ft(grid.kk53[None] * f53)
+    out *= grid.pixel[None]
+    return out
 
 
 def clumps_ft(grid: KGrid, dx: np.ndarray, dy: np.ndarray, sigma: np.ndarray,
@@ -79,12 +84,17 @@ def clumps_ft(grid: KGrid, dx: np.ndarray, dy: np.ndarray, sigma: np.ndarray,
 
 
 def to_image(grid: KGrid, ft: np.ndarray, stamp: int) -> np.ndarray:
-    """Inverse FFT of centred transforms and crop to ``stamp`` pixels around the centre."""
+    """Inverse FFT of centred transforms and crop to ``stamp`` pixels around the centre.
+
+    The inverse transform runs along y first, keeps only the stamp's rows, and then runs
+    along x on those rows alone (the same numbers as a full 2-D inverse and crop).
+    """
     import scipy.fft
 
-    img = scipy.fft.irfft2(ft * grid.centre, s=(grid.n, grid.n), axes=(-2, -1), workers=1)
     lo = grid.n // 2 - stamp // 2
-    return img[..., lo:lo + stamp, lo:lo + stamp]
+    rows = scipy.fft.ifft(ft * grid.centre, axis=-2, workers=1)[..., lo:lo + stamp, :]
+    img = scipy.fft.irfft(rows, n=grid.n, axis=-1, workers=1)
+    return img[..., lo:lo + stamp]
 
 
 @dataclass
@@ -131,6 +141,6 @@ def add_noise(images: np.ndarray, variance: np.ndarray, seed: int) -> None:
     """Add Gaussian noise of the given per-pixel variance in place (GalSim deviate)."""
     import galsim
 
-    dev = np.empty(images.size)
-    galsim.GaussianDeviate(int(seed)).generate(dev)
-    images += dev.reshape(images.shape) * np.sqrt(variance)
+    dev = np.array(variance, dtype=np.float64).ravel()
+    galsim.GaussianDeviate(int(seed)).generate_from_variance(dev)
+    images += dev.reshape(images.shape)

@@ -1,4 +1,4 @@
-"""Streaming output: Parquet tables chunk by chunk, images to a raw file compacted into a cube."""
+"""Streaming output: Parquet tables chunk by chunk, images straight into the on-disk cube."""
 
 from __future__ import annotations
 
@@ -14,22 +14,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from compute.errors import ZcellsInputError
-from compute.imagecube import create_cube, write_ids
+from compute.imagecube import create_cube, write_ids, write_meta
 
 CATALOG_FILE = "catalog.parquet"
 TRUTH_FILE = "truth.parquet"
 PROVENANCE_FILE = "provenance.json"
-RAW_IMAGES = "images.raw.tmp"
 
 
 class SurveyWriter:
     """Write a simulated survey into a temporary folder, then move it into place atomically.
 
-    Images of kept galaxies are appended to a raw float32 file as they arrive (memory stays
-    bounded by one chunk) and copied block by block into ``images.npy`` at the end.
+    The survey size ``n`` is known up front, so images of kept galaxies go straight into a
+    memory-mapped ``images.npy`` of that size as they arrive (memory stays bounded by one
+    chunk; nothing is copied at the end).
     """
 
-    def __init__(self, out_dir: str | os.PathLike[str], bands: list[str], stamp: int) -> None:
+    def __init__(self, out_dir: str | os.PathLike[str], bands: list[str], stamp: int,
+                 n: int) -> None:
         self.out_dir = Path(out_dir)
         _check_target(self.out_dir)
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -40,7 +41,8 @@ class SurveyWriter:
         self.bands = list(bands)
         self.stamp = stamp
         self.n_rows = 0
-        self._raw = open(self.tmp / RAW_IMAGES, "wb")  # noqa: SIM115 - closed in finish/abort
+        self.n = n
+        self._cube: np.ndarray | None = create_cube(self.tmp, n, self.bands, stamp, {})
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._ids: list[np.ndarray] = []
 
@@ -54,29 +56,22 @@ class SurveyWriter:
         """Append kept galaxies (same order in all three)."""
         if len(catalog) == 0:
             return
+        if self.n_rows + len(catalog) > self.n or self._cube is None:
+            raise ValueError(f"survey writer: more than the {self.n} galaxies planned")
         self._append_table(CATALOG_FILE, catalog)
         self._append_table(TRUTH_FILE, truth)
-        self._raw.write(np.ascontiguousarray(images, dtype=np.float32).tobytes())
+        self._cube[self.n_rows:self.n_rows + len(catalog)] = images
         self._ids.append(catalog["objid"].to_numpy(np.int64))
         self.n_rows += len(catalog)
 
     def finish(self, cube_meta: dict[str, Any], provenance: dict[str, Any]) -> Path:
-        """Compact the image cube, write provenance and move the folder into place."""
-        self._raw.close()
+        """Flush the image cube, write provenance and move the folder into place."""
+        if self.n_rows != self.n:
+            raise ValueError(f"survey writer: {self.n_rows} galaxies written, {self.n} planned")
         for w in self._writers.values():
             w.close()
-        n, nb, s = self.n_rows, len(self.bands), self.stamp
-        raw_path = self.tmp / RAW_IMAGES
-        cube = create_cube(self.tmp, n, self.bands, s, cube_meta)
-        if n:
-            raw = np.memmap(raw_path, dtype=np.float32, mode="r", shape=(n, nb, s, s))
-            for lo in range(0, n, 2048):
-                cube[lo:lo + 2048] = raw[lo:lo + 2048]
-            del raw
-        if isinstance(cube, np.memmap):
-            cube.flush()
-        del cube
-        raw_path.unlink()
+        self._close_cube()
+        write_meta(self.tmp, self.bands, cube_meta)
         write_ids(self.tmp, np.concatenate(self._ids) if self._ids else np.zeros(0, np.int64))
         (self.tmp / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, default=str))
         old = None
@@ -88,10 +83,16 @@ class SurveyWriter:
             shutil.rmtree(old, ignore_errors=True)
         return self.out_dir
 
+    def _close_cube(self) -> None:
+        """Flush and drop the memory map of the cube (idempotent)."""
+        if isinstance(self._cube, np.memmap):
+            self._cube.flush()
+        self._cube = None
+
     def abort(self) -> None:
         """Remove the temporary folder (after an error)."""
         try:
-            self._raw.close()
+            self._close_cube()
             for w in self._writers.values():
                 w.close()
         finally:

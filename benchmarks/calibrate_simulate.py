@@ -12,6 +12,7 @@ docs/simulate_calibration.png. Needs ../shared/data/sdss_mgs_real_5k.csv (skips 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -207,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         simulate(SimConfig.from_dict({"n": args.n, "seed": args.seed, "workers": args.workers}), out)
         elapsed = time.perf_counter() - t0
+    prov = json.loads((out / "provenance.json").read_text())
+    n_sim, seed_sim = prov["config"]["n"], prov["config"]["seed"]
+    regen = (f"`PYTHONPATH=. python benchmarks/calibrate_simulate.py --n {n_sim} --seed {seed_sim}` "
+             f"(or `zcells simulate --n {n_sim} --seed {seed_sim} --out DIR` and `--existing DIR`)")
     sim = add_colours(pd.read_parquet(out / "catalog.parquet"))
     truth = pd.read_parquet(out / "truth.parquet")
     real = add_colours(pd.read_csv(REAL))
@@ -224,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
 Simulated: {len(sim)} galaxies passing Petrosian r <= 17.8 (folder `{out}`{'' if elapsed is None else f', {elapsed:.0f} s'}),
 compared with `../shared/data/sdss_mgs_real_5k.csv` (5,000 real MGS galaxies). Regenerate with
-`PYTHONPATH=. python benchmarks/calibrate_simulate.py --n {args.n}`.
+{regen}.
 
 - n(z): KS distance **{ks_z:.3f}** (goal < 0.1); median z real {real.zspec.median():.3f}, sim {sim.zspec.median():.3f}.
 - model r distribution: KS distance **{ks_r:.3f}**; median r real {real.r.median():.2f}, sim {sim.r.median():.2f}.

@@ -8,11 +8,13 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from app import data, figures, panels
+from app import data, figures, memo, panels
 from app.cutouts import legacy_viewer_url, skyserver_url
 from app.ids import pid
 
 GALLERY_STEP = 8
+# per-worker copies of the cell panels: a revisit skips the shared cache's read and unpickling
+PANELS: memo.LRU[list[Any]] = memo.LRU(256)
 
 
 def xy(cell: int, shape: tuple[int, int]) -> tuple[int, int]:
@@ -48,18 +50,26 @@ def _hover(run: data.RunData) -> np.ndarray:
 def cell_panel(cell: int | None, methods: list[str] | None) -> list[Any]:
     """Children of the cell panel: summary, statistics table and the per-method graphs.
 
-    Memoised per (cell, methods) in the app's cache, so revisits cost a cache read.
+    Returned as plain JSON data (``memo.plain``), memoised per (cell, methods) in the app's
+    shared cache and, in front of it, in this worker's ``PANELS`` LRU: a revisit costs a dict
+    lookup and Dash's encoding of plain JSON.
     """
     run = data.run()
     if cell is None:
         return [html.P("Click a cell of the map (or use the arrow keys) to see its galaxies, "
                        "fits and statistics.", className="hint")]
-    methods = [m for m in (methods or []) if m in run.methods] or run.methods
-    return _cell_panel(int(cell), tuple(methods))
+    key = tuple(m for m in (methods or []) if m in run.methods) or tuple(run.methods)
+    return PANELS.get_or_make((run.fingerprint, int(cell), key),
+                              lambda: _cell_panel(int(cell), key))
 
 
 @data.cache.memoize(timeout=data.CACHE_TIMEOUT)
 def _cell_panel(cell: int, methods: tuple[str, ...]) -> list[Any]:
+    return memo.plain(_build_panel(cell, methods))
+
+
+def _build_panel(cell: int, methods: tuple[str, ...]) -> list[Any]:
+    """The cell panel as Dash components."""
     run = data.run()
     methods = list(methods)  # type: ignore[assignment]
     rows = data.cell_rows(cell)

@@ -9,7 +9,7 @@ from typing import Any
 import dash
 from flask import jsonify
 
-from app import cutouts, data
+from app import cutouts, data, plotlyjs
 from app.layout import error_layout, root_layout
 
 PAGES_FOLDER = Path(__file__).resolve().parent / "pages"
@@ -69,13 +69,14 @@ def create_app(artifacts_dir: str | os.PathLike[str], *, redis_url: str | None =
     if run is None:
         app = dash.Dash("app", use_pages=False, **common)
         app.layout = error_layout(data.load_error(artifacts_dir) or "unknown error")
-        return app
+        return prime(app)
 
     from dash import State
 
     from app import ids
 
     app = dash.Dash("app", use_pages=True, pages_folder=str(PAGES_FOLDER),
+                    external_scripts=plotlyjs.register(server),
                     routing_callback_inputs={"selected": State(ids.SELECTED_CELL, "data"),
                                              "named_store": State(ids.NAMED_CELLS, "data")},
                     **common)
@@ -86,4 +87,18 @@ def create_app(artifacts_dir: str | os.PathLike[str], *, redis_url: str | None =
     from app.callbacks import register_all
 
     register_all(app)
+    return prime(app)
+
+
+def prime(app: dash.Dash) -> dash.Dash:
+    """Render the index page once, so Dash's first-request setup happens here.
+
+    Dash registers the paths of its JS bundles while rendering the index and refuses (HTTP 500)
+    bundle requests it has not registered; under gunicorn a browser's bundle requests can reach
+    a worker that never rendered the index. Priming in the factory (the master, with
+    ``--preload``) gives every forked worker the registry, and spares each its first-request setup.
+    """
+    resp = app.server.test_client().get(app.config.requests_pathname_prefix)
+    if resp.status_code != 200:
+        raise RuntimeError(f"zcells: the index page failed ({resp.status_code})")
     return app

@@ -229,3 +229,16 @@ def test_cutout_placeholder_when_offline(browser: Any, real_artifacts_dir: Path,
             assert pg.request.get(srv.url + "/cutout/12345.jpg").status == 404
         finally:
             ctx.close()
+
+
+def test_explorer_uses_the_partial_plotly_bundle(page: Any, served: str) -> None:
+    from app import plotlyjs
+
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(served + "/?cell=5")
+    wait_grid(page)
+    wait_panel(page, 5)
+    traces = page.evaluate("Object.keys(window.Plotly.PlotSchema.get().traces)")
+    assert set(plotlyjs.TRACES) <= set(traces)
+    assert not [u for u in requested if "plotly.min.js" in u]

@@ -66,9 +66,14 @@ def register(app: dash.Dash) -> None:
         return cell_panel(c, wanted["methods"]), c, wanted
 
     @app.callback(Output(ids.GRID, "figure"), Input(ids.COLOR_BY, "value"),
-                  Input(ids.CELL, "data"), Input(ids.NAMED_PAGE, "data"))
+                  Input(ids.CELL, "data"), Input(ids.NAMED_PAGE, "data"),
+                  prevent_initial_call=True)
     def draw_grid(color: Any, cell: Any, named: Any) -> Any:
-        """Recolour (full figure) on a colour-by change; otherwise patch the marks only."""
+        """Recolour (full figure) on a colour-by change; otherwise patch the marks only.
+
+        The page layout already draws the grid for the link's view, so nothing runs on load
+        unless locally pinned cells change the named cells.
+        """
         shape = data.run().shape
         c = parse_cell(cell, shape)
         names = clean_named(named, shape)
@@ -117,9 +122,9 @@ def register(app: dash.Dash) -> None:
         return gallery(parse_cell(cell, data.run().shape), min(n, 200))
 
     @app.callback(Output(ids.GALLERY_MORE, "n_clicks"), Input(ids.CELL, "data"),
-                  prevent_initial_call=True)
-    def reset_more(_cell: Any) -> Any:
-        return 0
+                  State(ids.GALLERY_MORE, "n_clicks"), prevent_initial_call=True)
+    def reset_more(_cell: Any, more: Any) -> Any:
+        return 0 if more else no_update  # no_update: no gallery redraw on page load
 
     @app.callback(Output(ids.DL_CELLS, "data"), Input(ids.DL_CELLS_BUTTON, "n_clicks"),
                   prevent_initial_call=True)

@@ -54,11 +54,20 @@ def layout(selected: Any = None, named_store: Any = None, **query: Any) -> html.
             dcc.Loading(html.Div(gallery(state.cell, 8), id=ids.GALLERY), delay_show=300),
             html.Button("Show more galaxies", id=ids.GALLERY_MORE),
         ], className="gallery"),
-        dcc.Store(id=ids.CELL, data=state.cell),
+        cell_store(state.cell),
         dcc.Store(id=ids.URL_NAMED, data=state.named),
-        dcc.Store(id=ids.NAMED_PAGE),
+        dcc.Store(id=ids.NAMED_PAGE, data=state.named),  # as drawn: no redraw on load
         dcc.Store(id=ids.PANEL_SHOWN, data={"cell": state.cell, "methods": state.methods}),
         dcc.Store(id=ids.KEY_MOVE),
         dcc.Download(id=ids.DL_CELLS),
         dcc.Download(id=ids.DL_MEMBERS),
     ], className="explorer")
+
+
+def cell_store(cell: int | None) -> dcc.Store:
+    """The selected-cell store; without ``data`` when no cell is selected.
+
+    A memory Store mounted with ``data=None`` re-announces it (null becomes undefined), which
+    would fire every callback on the selected cell on a plain visit of the Explorer.
+    """
+    return dcc.Store(id=ids.CELL) if cell is None else dcc.Store(id=ids.CELL, data=cell)

@@ -17,7 +17,7 @@ from compute.simulate import SimConfig, simulate
 @pytest.fixture(scope="module")
 def small_survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sim") / "survey"
-    simulate(SimConfig.from_dict({"n": 1000, "seed": 11, "workers": 2}), out, progress=False)
+    simulate(SimConfig.from_dict({"n": 1200, "seed": 11, "workers": 2}), out, progress=False)
     return out
 
 
@@ -28,7 +28,7 @@ def test_build_all_methods_beat_a_constant(small_survey: Path, tmp_path: Path) -
         "[split]\ntest_fraction = 0.3\n"
         "[method_options.rf]\nn_estimators = 60\n"
         "[method_options.cnn]\n"
-        'variant = "small"\nepochs = 4\nbatch_size = 32\nlr = 0.003\ndevice = "cpu"\n'
+        'variant = "small"\nepochs = 6\nbatch_size = 32\nlr = 0.003\ndevice = "cpu"\n'
     )
     out = tmp_path / "arts"
     code = main(["build", "--catalog", str(small_survey / "catalog.parquet"), "--config", str(cfg),
@@ -47,8 +47,10 @@ def test_build_all_methods_beat_a_constant(small_survey: Path, tmp_path: Path) -
         zp = g[f"zphot_{m}"].to_numpy(np.float64)[test]
         ok = np.isfinite(zp)
         assert ok.mean() > 0.95, m
-        assert np.sqrt(np.mean((zp[ok] - z[test][ok]) ** 2)) < 0.7 * rms_const, m
-        assert sigma_nmad(z[test][ok], zp[ok]) < 0.7 * nmad_const, m
+        rms_ratio = np.sqrt(np.mean((zp[ok] - z[test][ok]) ** 2)) / rms_const
+        nmad_ratio = sigma_nmad(z[test][ok], zp[ok]) / nmad_const
+        assert rms_ratio < 0.7, (m, rms_ratio)
+        assert nmad_ratio < 0.7, (m, nmad_ratio)
     # the CNN's p(z) reaches the artifacts: PIT values in [0, 1] for the predicted galaxies
     pit = g["pit_cnn"].to_numpy()[test]
     assert np.nanmin(pit) >= 0 and np.nanmax(pit) <= 1 and np.isfinite(pit).mean() > 0.95

@@ -11,7 +11,7 @@ import flask
 
 BUNDLE = Path(__file__).resolve().parent / "vendor" / "plotly-zcells.min.js"
 ROUTE = "/_zcells/plotly-zcells.min.js"
-# every trace type the app's figures use; app/vendor/build/build.js builds exactly these
+# every trace type the app's figures use; app/vendor/recipe/build_plotly.js builds exactly these
 TRACES = ("scatter", "scattergl", "heatmap", "bar", "histogram")
 _YEAR = 365 * 24 * 3600
 

@@ -202,10 +202,12 @@ def _psf_kcut() -> float:
 def moments_start(images_r: np.ndarray, fwhm_r: np.ndarray) -> np.ndarray:
     """Starting (log hlr, eta1, eta2) from Gaussian-weighted second moments, PSF-corrected."""
     n, s, _ = images_r.shape
-    y, x = np.mgrid[0:s, 0:s] - s // 2
+    y, x = (np.mgrid[0:s, 0:s] - s // 2).astype(np.float32)
+    r2 = (x**2 + y**2)[None]
+    images_r = np.asarray(images_r, np.float32)
     sig_w = np.full(n, 3.0)
     for _ in range(3):
-        w = np.exp(-0.5 * (x**2 + y**2)[None] / sig_w[:, None, None] ** 2) * images_r
+        w = np.exp(np.float32(-0.5) * r2 / (sig_w**2).astype(np.float32)[:, None, None]) * images_r
         tot = np.maximum(w.sum((1, 2)), 1e-12)
         qxx = (w * x**2).sum((1, 2)) / tot
         qyy = (w * y**2).sum((1, 2)) / tot
@@ -223,6 +225,28 @@ def moments_start(images_r: np.ndarray, fwhm_r: np.ndarray) -> np.ndarray:
     eta = np.arctanh(e_int)
     ang = np.arctan2(e2, e1)
     return np.stack([np.log(1.18 * np.sqrt(s2)), eta * np.cos(ang), eta * np.sin(ang)], 1)
+
+
+FIT_GROUP_MIN = 40
+"""Galaxies per seeing group in the shape fits (see :func:`_fit_shapes`)."""
+
+
+def _fit_shapes(grid: KGrid, table: RadialTable, fwhm_r: np.ndarray, data_re_r: np.ndarray,
+                wts: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fit one profile to every galaxy, in up to three groups of similar seeing.
+
+    A fitter keeps the Fourier modes that the *sharpest* PSF in its batch transmits, so
+    grouping galaxies by seeing lets the groups with broader PSFs use fewer modes; each
+    galaxy's fit is the same as on its own up to modes the cut drops anyway.
+    """
+    n = len(fwhm_r)
+    params = np.empty((n, 3))
+    chi = np.empty(n)
+    order = np.argsort(fwhm_r, kind="stable")
+    for g in np.array_split(order, max(1, min(3, n // FIT_GROUP_MIN))):
+        fitter = ShapeFitter(grid, table, fwhm_r[g], data_re_r[g], wts)
+        params[g], chi[g] = fitter.fit(_grid_start(fitter, start[g]))
+    return params, chi
 
 
 def _grid_start(fitter: ShapeFitter, start: np.ndarray) -> np.ndarray:
@@ -300,7 +324,11 @@ def _best_profile(grid: KGrid, best_dev: np.ndarray, params: np.ndarray) -> np.n
     """Unit-flux profile transform (no PSF) of the better r model for each galaxy."""
     hlr, q, beta = _shape(params)
     kap = elliptical_kappa(grid, hlr, q, beta)
-    return np.where(best_dev[:, None, None], dev_table()(kap), exp_table()(kap))
+    out = np.empty(kap.shape, np.float32)
+    for table, sel in ((dev_table(), best_dev), (exp_table(), ~best_dev)):
+        if sel.any():
+            out[sel] = table(kap[sel])
+    return out
 
 
 def measure(images: np.ndarray, fwhm: np.ndarray, bands: list[str], noise: NoiseModel) -> Measurements:
@@ -318,11 +346,8 @@ def measure(images: np.ndarray, fwhm: np.ndarray, bands: list[str], noise: Noise
     ft = scipy.fft.rfft2(np.asarray(images, np.float32), axes=(-2, -1), workers=1) * grid.centre
     data_re = ft.real
     start = moments_start(images[:, ir], fwhm[:, ir])
-    fits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for name, table in (("dev", dev_table()), ("exp", exp_table())):
-        fitter = ShapeFitter(grid, table, fwhm[:, ir], data_re[:, ir], wts)
-        p0 = _grid_start(fitter, start)
-        fits[name] = fitter.fit(p0)
+    fits = {name: _fit_shapes(grid, table, fwhm[:, ir], data_re[:, ir], wts, start)
+            for name, table in (("dev", dev_table()), ("exp", exp_table()))}
     best_dev = fits["dev"][1] < fits["exp"][1]
     shape = {k: _shape(v[0]) for k, v in fits.items()}
     model_flux = np.empty((n, nb))
@@ -335,29 +360,33 @@ def measure(images: np.ndarray, fwhm: np.ndarray, bands: list[str], noise: Noise
         dp[:, j] += SHAPE_STEP
         profs.append(_best_profile(grid, best_dev, dp))
     s2 = float(s * s)
+    dprofs = [prof - profs[0] for prof in profs[1:]]
+    psf_r = psf_ft(grid, fwhm[:, ir])
     # effective r pixel variance seen by the shape fit (sky plus the galaxy's shot noise)
-    bas_r = profs[0] * psf_ft(grid, fwhm[:, ir])
+    bas_r = profs[0] * psf_r
     amp_r = np.sum(wts * bas_r * data_re[:, ir], (1, 2)) / np.sum(wts * bas_r * bas_r, (1, 2))
     tmpl_r = scipy.fft.irfft2(bas_r * grid.centre, s=(s, s), axes=(-2, -1))
     # sandwich covariance of (flux, log hlr, eta1, eta2) of the unweighted r fit under the
     # true pixel variance (sky + source): H^-1 (J^T V J) H^-1, with J in pixel space
-    psf_r = psf_ft(grid, fwhm[:, ir])
     jac_list = [tmpl_r] + [amp_r[:, None, None] * scipy.fft.irfft2(
-        (prof - profs[0]) / SHAPE_STEP * psf_r * grid.centre, s=(s, s), axes=(-2, -1))
-        for prof in profs[1:]]
-    jac = np.stack([j_.reshape(n, -1) for j_ in jac_list], 1).astype(np.float64)  # (n, 4, S*S)
-    v_r = noise.variance("r", amp_r[:, None, None] * tmpl_r).reshape(n, -1)
-    h = jac @ np.swapaxes(jac, 1, 2)
-    mid = (jac * v_r[:, None, :]) @ np.swapaxes(jac, 1, 2)
+        dprof / SHAPE_STEP * psf_r * grid.centre, s=(s, s), axes=(-2, -1))
+        for dprof in dprofs]
+    # (n, 4, S*S) in single precision; the 4 x 4 products are accumulated by BLAS and
+    # inverted in double precision (float32 sums change the errors by < 1e-4 relative)
+    jac = np.stack([j_.reshape(n, -1) for j_ in jac_list], 1).astype(np.float32)
+    v_r = noise.variance("r", amp_r[:, None, None] * tmpl_r).reshape(n, -1).astype(np.float32)
+    jac_t = np.swapaxes(jac, 1, 2)
+    h = (jac @ jac_t).astype(np.float64)
+    mid = ((jac * v_r[:, None, :]) @ jac_t).astype(np.float64)
     h_inv = np.linalg.inv(h + 1e-12 * np.einsum("nii->n", h)[:, None, None] * np.eye(4)[None])
     cov_full = h_inv @ mid @ h_inv
     for ib, band in enumerate(bands):
-        psf_b = psf_ft(grid, fwhm[:, ib])
-        bas = profs[0] * psf_b
+        psf_b = psf_r if ib == ir else psf_ft(grid, fwhm[:, ib])
+        bas = bas_r if ib == ir else profs[0] * psf_b
         norm = np.sum(wts * bas * bas, (1, 2))
         amp = np.sum(wts * bas * data_re[:, ib], (1, 2)) / norm
         model_flux[:, ib] = amp
-        tmpl = scipy.fft.irfft2(bas * grid.centre, s=(s, s), axes=(-2, -1))
+        tmpl = tmpl_r if ib == ir else scipy.fft.irfft2(bas * grid.centre, s=(s, s), axes=(-2, -1))
         var = noise.variance(band, amp[:, None, None] * tmpl)
         t2 = np.sum(tmpl**2, (1, 2))
         lin_var = np.sum(tmpl**2 * var, (1, 2)) / t2**2
@@ -367,15 +396,15 @@ def measure(images: np.ndarray, fwhm: np.ndarray, bands: list[str], noise: Noise
             continue
         # the r-band shape uncertainty propagated into this band's amplitude, through the
         # expected (noise-free) derivative dA/dtheta = -A <dB, B> / <B, B>
-        grad = np.stack([-amp * np.sum(wts * (prof - profs[0]) * psf_b * bas, (1, 2))
-                         / (SHAPE_STEP * norm) for prof in profs[1:]], 1)
+        grad = np.stack([-amp * np.sum(wts * dprof * psf_b * bas, (1, 2))
+                         / (SHAPE_STEP * norm) for dprof in dprofs], 1)
         shape_var = np.einsum("ni,nij,nj->n", grad, cov_full[:, 1:, 1:], grad)
         model_err[:, ib] = np.sqrt(lin_var + shape_var)
     # cModel: joint linear fit of the two r-band shapes
     basis = []
     for name, table in (("dev", dev_table()), ("exp", exp_table())):
         h_, q_, b_ = shape[name]
-        basis.append(table(elliptical_kappa(grid, h_, q_, b_)) * psf_ft(grid, fwhm[:, ir]))
+        basis.append(table(elliptical_kappa(grid, h_, q_, b_)) * psf_r)
     bd, be = basis
     dr = data_re[:, ir]
     a11 = np.sum(wts * bd * bd, (1, 2))

@@ -6,13 +6,13 @@ import multiprocessing as mp
 import os
 import time
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from compute.errors import ZcellsInputError
 from compute.simulate.config import SimConfig
@@ -72,8 +72,8 @@ class ChunkResult:
     index: int
     n_drawn: int
     n_imaged: int
-    catalog: pd.DataFrame
-    truth: pd.DataFrame
+    catalog: pa.Table
+    truth: pa.Table
     images: np.ndarray
 
 
@@ -114,7 +114,7 @@ def simulate_chunk(index: int, first: int, n: int, ctx: Context | None = None) -
         catalog = _catalog(cfg, objid[keep], ra[keep], dec[keep], z[keep], m, keep_local)
         truth = _truth(cfg, objid[keep], _subset(gal, keep), m, keep_local)
     else:
-        catalog, truth = pd.DataFrame(), pd.DataFrame()
+        catalog, truth = pa.table({}), pa.table({})
     return ChunkResult(index, n, len(imaged), catalog, truth, images[keep_local])
 
 
@@ -123,7 +123,7 @@ def _subset(gal: Galaxies, idx: np.ndarray) -> Galaxies:
 
 
 def _catalog(cfg: SimConfig, objid: np.ndarray, ra: np.ndarray, dec: np.ndarray, z: np.ndarray,
-             m: Measurements, k: np.ndarray) -> pd.DataFrame:
+             m: Measurements, k: np.ndarray) -> pa.Table:
     cols: dict[str, Any] = {"objid": objid, "ra": ra, "dec": dec, "zspec": z}
     errs = {}
     for ib, b in enumerate(cfg.bands):
@@ -133,14 +133,11 @@ def _catalog(cfg: SimConfig, objid: np.ndarray, ra: np.ndarray, dec: np.ndarray,
     cols["petro_r"] = luptitude(m.petro_flux_r[k], np.zeros(len(k)), "r")[0]
     cols["frac_dev_r"] = m.frac_dev_r[k]
     cols["exp_ab_r"] = m.exp_ab_r[k]
-    frame = pd.DataFrame(cols)
-    for c in frame.columns:
-        if c != "objid":
-            frame[c] = frame[c].astype(np.float64)
-    return frame
+    return pa.table({c: np.asarray(v, np.int64 if c == "objid" else np.float64)
+                     for c, v in cols.items()})
 
 
-def _truth(cfg: SimConfig, objid: np.ndarray, g: Galaxies, m: Measurements, k: np.ndarray) -> pd.DataFrame:
+def _truth(cfg: SimConfig, objid: np.ndarray, g: Galaxies, m: Measurements, k: np.ndarray) -> pa.Table:
     ir = cfg.bands.index("r")
     kpc = cfg.pixel_scale
     tot = g.flux_total
@@ -172,7 +169,7 @@ def _truth(cfg: SimConfig, objid: np.ndarray, g: Galaxies, m: Measurements, k: n
         "meas_dev_hlr_arcsec": m.dev_hlr_r[k] * kpc, "meas_exp_hlr_arcsec": m.exp_hlr_r[k] * kpc,
         "meas_dev_ab_r": m.dev_ab_r[k], "meas_petro_rad_arcsec": m.petro_rad_r[k] * kpc,
     })
-    return pd.DataFrame(cols)
+    return pa.table(cols)
 
 
 def _init_worker(ctx: Context) -> None:
@@ -188,8 +185,8 @@ def _init_worker(ctx: Context) -> None:
     threadpool_limits(1)
 
 
-def _run_chunk(args: tuple[int, int, int]) -> ChunkResult:
-    return simulate_chunk(*args)
+def _run_chunks(specs: list[tuple[int, int, int]]) -> list[ChunkResult]:
+    return [simulate_chunk(*spec) for spec in specs]
 
 
 def chunk_spec(index: int, chunk_size: int) -> tuple[int, int, int]:
@@ -203,11 +200,19 @@ MAX_DRAWN_PER_KEPT = 200
 """Give up when reaching n would need more than this many drawn galaxies per kept one."""
 
 
-def _chunk_results(ctx: Context, workers: int) -> Generator[ChunkResult, None, None]:
+CHUNKS_PER_TASK = 4
+"""Chunks a worker simulates per task: fewer, larger messages, same output (chunks keep
+their own seeds)."""
+
+
+def _chunk_results(ctx: Context, workers: int, remaining: Callable[[], int]
+                   ) -> Generator[ChunkResult, None, None]:
     """Results of chunks 0, 1, 2, ... in order, computed ahead by ``workers`` processes.
 
-    The caller stops iterating when it has enough galaxies; at most ``2 * workers`` chunks
-    are in flight, so little work is wasted and memory stays bounded.
+    The caller stops iterating when it has enough galaxies. Tasks of CHUNKS_PER_TASK chunks
+    are submitted while fewer than ``2 * workers`` are in flight *and* the ones in flight
+    are not expected to cover the ``remaining()`` galaxies, so little work is wasted at the
+    end and memory stays bounded.
     """
     from threadpoolctl import threadpool_limits
 
@@ -223,12 +228,19 @@ def _chunk_results(ctx: Context, workers: int) -> Generator[ChunkResult, None, N
     pool = mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(ctx,))
     try:
         window: deque[Any] = deque()
-        index = 0
+        index = chunks_seen = kept_seen = 0
         while True:
-            while len(window) < 2 * workers:
-                window.append(pool.apply_async(_run_chunk, (chunk_spec(index, size),)))
-                index += 1
-            yield window.popleft().get()
+            per_task = CHUNKS_PER_TASK * kept_seen / chunks_seen if chunks_seen else 0.0
+            while len(window) < 2 * workers and (
+                    not window or not chunks_seen
+                    or 0.9 * per_task * len(window) < remaining()):
+                specs = [chunk_spec(index + k, size) for k in range(CHUNKS_PER_TASK)]
+                window.append(pool.apply_async(_run_chunks, (specs,)))
+                index += CHUNKS_PER_TASK
+            for res in window.popleft().get():
+                chunks_seen += 1
+                kept_seen += len(res.catalog)
+                yield res
     finally:
         pool.terminate()
         pool.join()
@@ -279,7 +291,7 @@ def simulate(config: SimConfig, out_dir: str | os.PathLike[str], progress: bool 
     n_drawn = n_imaged = n_passed = n_chunks = 0
     try:
         bar = tqdm(total=config.n, unit="gal", desc="simulate", disable=not progress)
-        results = _chunk_results(ctx, max(1, config.workers))
+        results = _chunk_results(ctx, max(1, config.workers), lambda: config.n - writer.n_rows)
         try:
             for res in results:
                 n_chunks += 1
@@ -288,7 +300,8 @@ def simulate(config: SimConfig, out_dir: str | os.PathLike[str], progress: bool 
                 n_passed += len(res.catalog)
                 take = min(len(res.catalog), config.n - writer.n_rows)
                 if take:
-                    writer.append(res.catalog.iloc[:take], res.truth.iloc[:take], res.images[:take])
+                    writer.append(res.catalog.slice(0, take), res.truth.slice(0, take),
+                                  res.images[:take])
                     bar.update(take)
                 bar.set_postfix(drawn=n_drawn)
                 if writer.n_rows >= config.n:

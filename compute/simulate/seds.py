@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -96,7 +97,38 @@ def build_sed_grid(bands: list[str], z_max: float, dz: float = 0.005,
 @lru_cache(maxsize=8)
 def _cached_grid(bands: tuple[str, ...], z_max: float, dz: float, av_max: float,
                  n_av: int) -> SEDGrid:
-    return compute_sed_grid(list(bands), z_max, dz, av_max, n_av)
+    path = _disk_cache_path(bands, z_max, dz, av_max, n_av)
+    try:
+        with np.load(path) as f:
+            return SEDGrid(bands=list(bands), z=f["z"], av=f["av"], ratio=f["ratio"])
+    except (OSError, KeyError, ValueError):
+        pass
+    grid = compute_sed_grid(list(bands), z_max, dz, av_max, n_av)
+    try:  # a cache that cannot be written only costs the ~2 s of computing the grid again
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, z=grid.z, av=grid.av, ratio=grid.ratio)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return grid
+
+
+def _disk_cache_path(bands: tuple[str, ...], z_max: float, dz: float, av_max: float,
+                     n_av: int) -> Path:
+    """Where the grid for these settings is kept: keyed by the settings, this module's
+    source, the template files and the galsim/speclite versions (any change recomputes)."""
+    import hashlib
+    from importlib.metadata import version
+
+    from compute.cache import content_key, default_cache_dir
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for name in TEMPLATES:
+        digest.update(Path(template_path(name)).read_bytes())
+    key = content_key("sed-grid", list(bands), z_max, dz, av_max, n_av, digest.hexdigest(),
+                      version("galsim"), version("speclite"))
+    return default_cache_dir() / "sed-grid" / f"{key}.npz"
 
 
 def compute_sed_grid(bands: list[str], z_max: float, dz: float = 0.005,

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -46,14 +45,13 @@ class SurveyWriter:
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._ids: list[np.ndarray] = []
 
-    def _append_table(self, name: str, frame: pd.DataFrame) -> None:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+    def _append_table(self, name: str, table: pa.Table) -> None:
         if name not in self._writers:
             self._writers[name] = pq.ParquetWriter(self.tmp / name, table.schema)
         self._writers[name].write_table(table)
 
-    def append(self, catalog: pd.DataFrame, truth: pd.DataFrame, images: np.ndarray) -> None:
-        """Append kept galaxies (same order in all three)."""
+    def append(self, catalog: pa.Table, truth: pa.Table, images: np.ndarray) -> None:
+        """Append kept galaxies (same order in all three; tables built from numpy columns)."""
         if len(catalog) == 0:
             return
         if self.n_rows + len(catalog) > self.n or self._cube is None:
@@ -61,7 +59,7 @@ class SurveyWriter:
         self._append_table(CATALOG_FILE, catalog)
         self._append_table(TRUTH_FILE, truth)
         self._cube[self.n_rows:self.n_rows + len(catalog)] = images
-        self._ids.append(catalog["objid"].to_numpy(np.int64))
+        self._ids.append(catalog.column("objid").to_numpy().astype(np.int64))
         self.n_rows += len(catalog)
 
     def finish(self, cube_meta: dict[str, Any], provenance: dict[str, Any]) -> Path:

@@ -317,7 +317,7 @@ NOTES = """## Notes
   it, and a cell first seen by another worker costs a shared-cache read. After one pass over
   the 120 cells every click is a revisit.
 - The load test reuses one HTTP connection per client; gunicorn ran 2 workers x 4 threads,
-  on the same 2 cores as the 50 client threads, Chromium and other engineers' jobs.
+  on the same 2 cores as the 50 client threads.
 - The page loads a partial plotly.js bundle (`app/vendor/plotly-zcells.min.js`, 1.5 MB: the
   trace types the app draws) instead of dcc.Graph's full plotly.min.js (4.8 MB); cold-browser
   time is then mostly parsing the JS bundles and Dash's first callbacks on a busy CPU.
@@ -339,8 +339,8 @@ def write_report(args: Any, cb: dict[str, Any], browser: list[dict[str, float]],
         "# Web app benchmark (benchmarks/bench_app.py)",
         "",
         f"- {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.platform()}; "
-        f"{os.cpu_count()} CPU cores **shared with other engineers' jobs** (load average "
-        f"{load_avg[0]:.1f} / {load_avg[1]:.1f} at the end), so every timing is pessimistic.",
+        f"{os.cpu_count()} CPU cores (load average {load_avg[0]:.1f} / {load_avg[1]:.1f} at the "
+        "end, counting the benchmark's own server, clients and browser).",
         f"- Artifacts: {args.galaxies:,} synthetic galaxies (tests/app_fixtures.make_artifacts), "
         "10 x 12 SOM, methods rf and cnn, 10% test set (~425 in-sample galaxies per cell).",
         f"- App startup (load + index artifacts): {cb['startup_s']:.2f} s.",

@@ -62,7 +62,11 @@ def test_no_galaxy_passes_leaves_no_output(tmp_path):
 
 def test_hopeless_cut_is_reported_not_looped_on():
     """n counts kept galaxies, so a cut that keeps almost nothing must stop with a message."""
-    from compute.simulate.run import MAX_DRAWN_PER_KEPT, MIN_CHUNKS_BEFORE_GIVING_UP, _check_progress
+    from compute.simulate.run import (
+        MAX_DRAWN_PER_KEPT,
+        MIN_CHUNKS_BEFORE_GIVING_UP,
+        _check_progress,
+    )
 
     cfg = SimConfig.from_dict({"n": 1000, "mag_limit": 12.0, "chunk_size": 100})
     few = MIN_CHUNKS_BEFORE_GIVING_UP

@@ -101,11 +101,24 @@ def test_batch_renderer_matches_galsim():
     from compute.simulate.run import _subset
 
     sub = _subset(gal, pick)
-    imgs = render_noiseless(sub, ctx.grid, 64)
+    imgs = render_noiseless(sub, 64)
     for i in range(len(sub)):
         for ib in (0, 2, 4):
             ref = galsim_galaxy(sub, i, ib).drawImage(nx=64, ny=64, scale=1.0, offset=(0.5, 0.5)).array
             assert np.max(np.abs(imgs[i, ib] - ref)) < 2e-3 * ref.max()
+
+
+def test_kolmogorov_transfer_function_is_galsims():
+    """The analytic PSF transfer function equals GalSim's Kolmogorov kValue (any FWHM)."""
+    import galsim
+
+    from compute.simulate.profiles import kolmogorov_ft
+
+    for fwhm in (2.5, 3.4, 5.0):
+        k = np.linspace(0.0, 3.0, 61)
+        ref = np.array([galsim.Kolmogorov(fwhm=fwhm).kValue(x, 0.0).real for x in k])
+        got = kolmogorov_ft(((k * fwhm) ** (5.0 / 3.0)).astype(np.float32))
+        assert np.max(np.abs(got - ref)) < 1e-6
 
 
 def test_add_noise_has_the_requested_variance():
@@ -127,7 +140,7 @@ def _single_component(kind: str, n: int, seed: int):
     """Pure exponential or pure deV galaxies with known fluxes, noisy images, measurements."""
     from compute.simulate.galaxy import Galaxies, render_noiseless
     from compute.simulate.photometry import measure
-    from compute.simulate.render import KGrid, NoiseModel, add_noise
+    from compute.simulate.render import NoiseModel, add_noise
 
     cfg = SimConfig()
     rng = np.random.default_rng(seed)
@@ -148,7 +161,7 @@ def _single_component(kind: str, n: int, seed: int):
         fwhm=np.array([[cfg.psf_fwhm[b] for b in BANDS]]) / cfg.pixel_scale * rng.uniform(0.9, 1.1, (n, 1)),
     )
     noise = NoiseModel.from_depths(BANDS, cfg.depth5, cfg.sky_sb, cfg.psf_fwhm, cfg.pixel_scale)
-    img = render_noiseless(gal, KGrid.make(96), 64)
+    img = render_noiseless(gal, 64)
     var = np.stack([noise.variance(b, img[:, i]) for i, b in enumerate(BANDS)], 1)
     add_noise(img, var, seed)
     return flux, measure(img, gal.fwhm, BANDS, noise), img
@@ -294,7 +307,7 @@ def test_render_grid_is_big_enough_for_the_stamp():
         picks.extend(ok[:2])
     assert len(picks) >= 6
     sub = _subset(gal, np.array(picks))
-    imgs = render_noiseless(sub, None, 64)
+    imgs = render_noiseless(sub, 64)
     ref = render_on(sub, np.arange(len(sub)), kgrid(384), 64)
     peak = ref.max(axis=(2, 3), keepdims=True)
     assert np.max(np.abs(imgs - ref) / peak) < 2e-4

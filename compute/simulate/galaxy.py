@@ -9,7 +9,7 @@ import numpy as np
 from compute.simulate.config import SimConfig
 from compute.simulate.population import Cosmology
 from compute.simulate.profiles import dev_table, exp_table, galsim_profile
-from compute.simulate.render import KGrid, clumps_ft, profile_ft, psf_ft
+from compute.simulate.render import KGrid, clumps_ft, kgrid, profile_ft, psf_ft
 from compute.simulate.seds import SEDGrid
 
 MAX_CLUMPS = 6
@@ -162,11 +162,11 @@ def fits_grid(need: np.ndarray, size: int, stamp: int) -> np.ndarray:
     return need <= size - stamp / 2
 
 
-def render_noiseless(gal: Galaxies, grid: KGrid | None, stamp: int) -> np.ndarray:
+def render_noiseless(gal: Galaxies, stamp: int) -> np.ndarray:
     """Noise-free PSF-convolved, pixel-integrated images (n, n_bands, stamp, stamp).
 
     Each galaxy is drawn in Fourier space on the smallest FFT grid that holds it without
-    wrap-around onto the stamp (``grid`` is used when it has the chosen size), then cropped.
+    wrap-around onto the stamp, then cropped.
     """
     need = extent_pixels(gal)
     out = np.empty((len(gal), gal.fwhm.shape[1], stamp, stamp), np.float32)
@@ -176,20 +176,9 @@ def render_noiseless(gal: Galaxies, grid: KGrid | None, stamp: int) -> np.ndarra
         sel = np.nonzero(~done & (fits_grid(need, size, stamp) | (k == len(sizes) - 1)))[0]
         if len(sel) == 0:
             continue
-        g = grid if grid is not None and grid.n == size else kgrid(size)
-        out[sel] = render_on(gal, sel, g, stamp)
+        out[sel] = render_on(gal, sel, kgrid(size), stamp)
         done[sel] = True
     return out
-
-
-_GRIDS: dict[int, KGrid] = {}
-
-
-def kgrid(n: int) -> KGrid:
-    """The (cached) wave-vector grid of an n x n FFT."""
-    if n not in _GRIDS:
-        _GRIDS[n] = KGrid.make(n)
-    return _GRIDS[n]
 
 
 def render_on(gal: Galaxies, sel: np.ndarray, grid: KGrid, stamp: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from compute.simulate.profiles import (
     kolmogorov_coefficient,
     kolmogorov_ft,
 )
-from compute.simulate.render import KGrid, NoiseModel, elliptical_kappa, psf_ft
+from compute.simulate.render import KGrid, NoiseModel, elliptical_kappa, kgrid, psf_ft
 
 LUPTITUDE_B = {"u": 1.4e-10, "g": 0.9e-10, "r": 1.2e-10, "i": 1.8e-10, "z": 7.4e-10}
 """SDSS asinh-magnitude softening parameters (in maggies)."""
@@ -340,7 +340,7 @@ def measure(images: np.ndarray, fwhm: np.ndarray, bands: list[str], noise: Noise
     fracDeV its deV fraction. Errors from the pixel noise (sky and source).
     """
     n, nb, s, _ = images.shape
-    grid = KGrid.make(s)
+    grid = kgrid(s)
     ir = bands.index("r")
     wts = rfft_weights(grid)
     ft = scipy.fft.rfft2(np.asarray(images, np.float32), axes=(-2, -1), workers=1) * grid.centre

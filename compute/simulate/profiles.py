@@ -1,4 +1,4 @@
-"""Radial Fourier tables of GalSim profiles (deV, exponential, Kolmogorov PSF) for batch work."""
+"""Radial Fourier tables of GalSim profiles (deV, exponential) and the Kolmogorov PSF transfer function."""
 
 from __future__ import annotations
 
@@ -61,14 +61,6 @@ def exp_table() -> RadialTable:
     import galsim
 
     return _tabulate(galsim.Sersic(n=1, half_light_radius=1.0, trunc=EXP_TRUNC), 150.0, 30001)
-
-
-@cache
-def psf_table() -> RadialTable:
-    """Fourier transform of a unit-flux Kolmogorov PSF with FWHM = 1 (tabulated)."""
-    import galsim
-
-    return _tabulate(galsim.Kolmogorov(fwhm=1.0), 60.0, 12001)
 
 
 @cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -36,6 +37,12 @@ class KGrid:
         return cls(n=n, kx=kx.astype(f), ky=ky.astype(f), kk=kk.astype(f),
                    kk53=(kk ** (5.0 / 3.0)).astype(f), pixel=pixel.astype(f),
                    centre=centre.astype(f))
+
+
+@cache
+def kgrid(n: int) -> KGrid:
+    """The wave-vector grid of an n x n FFT, built once per process (and shared by forks)."""
+    return KGrid.make(n)
 
 
 def elliptical_kappa(grid: KGrid, hlr: np.ndarray, q: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -116,7 +123,7 @@ class NoiseModel:
     def from_depths(cls, bands: list[str], depth5: dict[str, float], sky_sb: dict[str, float],
                     fwhm_arcsec: dict[str, float], pixel_scale: float) -> NoiseModel:
         """Calibrate so that a PSF-optimal 5-sigma point source has the given AB depth."""
-        grid = KGrid.make(64)
+        grid = kgrid(64)
         sig, gain = {}, {}
         for b in bands:
             p = psf_ft(grid, np.array([fwhm_arcsec[b] / pixel_scale]))[0]

@@ -21,14 +21,13 @@ from compute.simulate.galaxy import (
     OUTER_SCALE,
     Galaxies,
     draw_galaxies,
-    kgrid,
     render_grid_sizes,
     render_noiseless,
 )
 from compute.simulate.photometry import Measurements, luptitude, measure, pogson
 from compute.simulate.population import Cosmology, Population, draw_footprint
 from compute.simulate.profiles import dev_table, exp_table, kolmogorov_coefficient
-from compute.simulate.render import KGrid, NoiseModel, add_noise
+from compute.simulate.render import NoiseModel, add_noise, kgrid
 from compute.simulate.seds import build_sed_grid
 from compute.simulate.writer import SurveyWriter
 
@@ -46,7 +45,6 @@ class Context:
     sed: Any
     cosmo: Cosmology
     noise: NoiseModel
-    grid: KGrid
 
 
 _CTX: Context | None = None
@@ -59,10 +57,9 @@ def build_context(cfg: SimConfig) -> Context:
     pop = Population.make(cfg, sed, cosmo)
     dev_table(), exp_table(), kolmogorov_coefficient()
     noise = NoiseModel.from_depths(cfg.bands, cfg.depth5, cfg.sky_sb, cfg.psf_fwhm, cfg.pixel_scale)
-    sizes = render_grid_sizes(cfg.stamp_size)
-    for size in sizes[1:]:
+    for size in render_grid_sizes(cfg.stamp_size):
         kgrid(size)  # built once here, shared by forked workers
-    return Context(cfg, pop, sed, cosmo, noise, kgrid(sizes[0]))
+    return Context(cfg, pop, sed, cosmo, noise)
 
 
 @dataclass
@@ -98,7 +95,7 @@ def simulate_chunk(index: int, first: int, n: int, ctx: Context | None = None) -
     for bi, lo in enumerate(range(0, len(imaged), RENDER_BATCH)):
         sel = imaged[lo:lo + RENDER_BATCH]
         sub = _subset(gal, sel)
-        img = render_noiseless(sub, ctx.grid, s)
+        img = render_noiseless(sub, s)
         var = np.stack([ctx.noise.variance(b, img[:, ib]) for ib, b in enumerate(cfg.bands)], 1)
         add_noise(img, var, noise_seed + bi)
         images[lo:lo + len(sel)] = img

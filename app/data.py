@@ -22,6 +22,7 @@ import pandas as pd
 from flask import Flask, current_app
 from flask_caching import Cache
 
+from app.numbers import fmt_number
 from app.state import ColorBy, parse_color
 
 cache = Cache()
@@ -168,21 +169,13 @@ def grid_hover(run_: RunData) -> np.ndarray:
         if k in wide.index:
             row = wide.loc[k]
             m0 = run_.methods[0]
-            lines.append(f"n = {int(row[('n', m0)])}, ⟨z⟩ = {_fmt(row[('mean_zspec', m0)], 3)}, "
-                         f"⟨B/T⟩ = {_fmt(row[('mean_bt', m0)], 2)}")
+            lines.append(f"n = {int(row[('n', m0)])}, ⟨z⟩ = {fmt_number(row[('mean_zspec', m0)], 3)}, "
+                         f"⟨B/T⟩ = {fmt_number(row[('mean_bt', m0)], 2)}")
             for m in run_.methods:
-                lines.append(f"{m}: σ={_fmt(row[('sigma_nmad', m)], 4)} "
-                             f"θ={_fmt(row[('theta_deg', m)], 1)}°")
+                lines.append(f"{m}: σ={fmt_number(row[('sigma_nmad', m)], 4)} "
+                             f"θ={fmt_number(row[('theta_deg', m)], 1)}°")
         text[y, x] = "<br>".join(lines)
     return text
-
-
-def _fmt(v: Any, nd: int) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return "–"
-    return f"{f:.{nd}f}" if np.isfinite(f) else "–"
 
 
 # --------------------------------------------------------------------------- cells

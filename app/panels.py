@@ -9,6 +9,7 @@ from dash import dcc, html
 
 from app import figures
 from app.ids import pid, testid
+from app.numbers import MISSING, finite
 
 #: rows of the statistics table: (key, label)
 STAT_ROWS: tuple[tuple[str, str], ...] = (
@@ -39,18 +40,14 @@ def fmt_stat(key: str, row: dict[str, Any]) -> str:
     v = row.get(key)
     if key == "status":
         return str(v)
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "–"
-    if not np.isfinite(f):
-        return "–"
+    f = finite(v)
+    if f is None:
+        return MISSING
     if key in ("n", "n_clipped"):
         return f"{int(f)}"
     if key == "theta_deg":
-        err = row.get("theta_err")
-        e = float(err) if err is not None else float("nan")
-        return f"{f:.1f} ± {e:.1f}°" if np.isfinite(e) else f"{f:.1f}°"
+        e = finite(row.get("theta_err"))
+        return f"{f:.1f}°" if e is None else f"{f:.1f} ± {e:.1f}°"
     if key == "outlier_fraction":
         return f"{100 * f:.2f}%"
     if key == "bias":
@@ -67,7 +64,7 @@ def stats_table(rows: dict[str, dict[str, Any]], methods: list[str]) -> html.Tab
     for key, label in STAT_ROWS:
         tds: list[Any] = [html.Th(label)]
         for m in methods:
-            text = fmt_stat(key, rows[m]) if m in rows else "–"
+            text = fmt_stat(key, rows[m]) if m in rows else MISSING
             tds.append(html.Td(text, **testid(f"stat-{key}-{m}")))
         body.append(html.Tr(tds))
     return html.Table([html.Thead(head), html.Tbody(body)], className="stats")

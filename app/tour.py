@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from app.numbers import fmt_number
+
 
 @dataclass
 class TourStep:
@@ -44,11 +46,7 @@ def pick_story_cells(cells: pd.DataFrame) -> dict[str, int]:
 
 
 def _f(v: Any, nd: int) -> str:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return "n/a"
-    return f"{x:.{nd}f}" if np.isfinite(x) else "n/a"
+    return fmt_number(v, nd, missing="n/a")
 
 
 def median_theta(cells: pd.DataFrame) -> dict[str, float]:

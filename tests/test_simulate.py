@@ -31,6 +31,7 @@ BANDS = ["u", "g", "r", "i", "z"]
         ({"psf_fwhm": {"r": -1}}, ["psf_fwhm"]),
         ({"stamp_size": 63}, ["stamp_size", "even"]),
         ({"mag_limit": "bright"}, ["mag_limit"]),
+        ({"image_margin": -0.1}, ["image_margin", "outside"]),
     ],
 )
 def test_bad_config_raises_clear_error(bad, words):
@@ -38,6 +39,12 @@ def test_bad_config_raises_clear_error(bad, words):
         SimConfig.from_dict(bad)
     for w in words:
         assert w in str(exc.value)
+
+
+def test_image_margin_is_not_physics():
+    """image_margin only saves work, so surveys that differ in it share a physics hash."""
+    assert (SimConfig.from_dict({"image_margin": 0.3}).physics_hash()
+            == SimConfig().physics_hash() != SimConfig.from_dict({"mag_margin": 0.5}).physics_hash())
 
 
 def test_config_roundtrip_and_file(tmp_path):

@@ -9,12 +9,10 @@ Fetched JPEGs go to a bounded disk cache; when offline or off-footprint a placeh
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import re
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,8 @@ from typing import Any
 import numpy as np
 from flask import Flask, Response, abort, current_app
 
-DEFAULT_BASE_URL = "https://www.legacysurvey.org/viewer"  # + /cutout.jpg?ra=..
 LEGACY_VIEWER = "https://www.legacysurvey.org/viewer"
+DEFAULT_BASE_URL = LEGACY_VIEWER  # cutouts: + /cutout.jpg?ra=..
 SKYSERVER = "https://skyserver.sdss.org/dr18/VisualTools/navi"
 _ID_RE = re.compile(r"^-?\d{1,20}$")
 
@@ -40,48 +38,6 @@ def legacy_viewer_url(ra: float, dec: float) -> str:
 def skyserver_url(ra: float, dec: float) -> str:
     """SDSS SkyServer navigate page centred on a position."""
     return f"{SKYSERVER}?ra={ra:.6f}&dec={dec:.6f}&scale=0.2"
-
-
-def cutout_url(ra: float, dec: float, base_url: str = DEFAULT_BASE_URL) -> str:
-    """URL of a 96-pixel ls-dr10 grz JPEG cutout (uses compute.fetch.cutouts when present).
-
-    >>> cutout_url(10.0, -1.0, "http://127.0.0.1:9/v").startswith("http://127.0.0.1:9/v/cutout.jpg?ra=10.0")
-    True
-    """
-    try:  # the compute side's helper, when another engineer has added it
-        from compute.fetch.cutouts import cutout_jpeg_url
-
-        return str(cutout_jpeg_url(ra, dec, layer="ls-dr10", pixscale=0.262, size=96,
-                                   base_url=base_url))
-    except (ImportError, TypeError):
-        query = urllib.parse.urlencode({"ra": f"{ra:.6f}", "dec": f"{dec:.6f}",
-                                        "layer": "ls-dr10", "pixscale": 0.262, "size": 96})
-        return f"{base_url.rstrip('/')}/cutout.jpg?{query}"
-
-
-def fetch_jpeg(url: str, timeout: float) -> bytes | None:
-    """GET a JPEG; None on any network error, non-200 answer or non-JPEG body."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (fixed base URL)
-            if resp.status != 200:
-                return None
-            body = resp.read(2_000_000)
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-    if body[:2] != b"\xff\xd8" or is_blank(body):
-        return None
-    return body
-
-
-def is_blank(jpeg: bytes) -> bool:
-    """Whether a JPEG is (nearly) uniform, as Legacy Surveys answers outside its footprint."""
-    from PIL import Image
-
-    try:
-        lo_hi: Any = Image.open(io.BytesIO(jpeg)).convert("L").getextrema()
-    except Exception:  # unreadable image: treat as unusable
-        return True
-    return bool(lo_hi[1] - lo_hi[0] < 8)
 
 
 @lru_cache(maxsize=8)
@@ -116,10 +72,9 @@ def composite_jpeg(image: np.ndarray, bands: list[str], size: int = 96) -> bytes
     return buf.getvalue()
 
 
-def _prune(folder: Path, keep: int) -> None:
-    files = sorted(folder.glob("*.jpg"), key=lambda p: p.stat().st_mtime)
-    for old in files[: max(0, len(files) - keep)]:
-        old.unlink(missing_ok=True)
+PRUNE_EVERY = 64
+"""The disk cache is trimmed to its bound after every this many fetched cutouts."""
+_FETCHED = itertools.count(1)
 
 
 @lru_cache(maxsize=4)
@@ -155,19 +110,29 @@ def cutout_bytes(objid: int) -> tuple[bytes, str] | None:
     ra, dec = (float(art.galaxies["ra"].iat[pos]), float(art.galaxies["dec"].iat[pos]))
     if not (np.isfinite(ra) and np.isfinite(dec)):
         return placeholder("no position"), "placeholder"
-    cache_dir = Path(cfg["ZCELLS_CUTOUT_CACHE_DIR"])
-    path = cache_dir / f"{objid}.jpg"
-    if path.is_file():
-        return path.read_bytes(), "cache"
-    body = fetch_jpeg(cutout_url(ra, dec, cfg["ZCELLS_CUTOUT_BASE_URL"]),
-                      float(cfg["ZCELLS_CUTOUT_TIMEOUT"]))
+    return remote_cutout(ra, dec, cfg)
+
+
+def remote_cutout(ra: float, dec: float, cfg: Any) -> tuple[bytes, str]:
+    """A Legacy Surveys JPEG through the project's cutout fetcher and its disk cache.
+
+    ``compute.fetch.cutouts.fetch_jpeg`` does the HTTP (requests, one quick retry), the cache,
+    and the JPEG / off-footprint checks; here the cache is kept under ZCELLS_CUTOUT_CACHE_MAX
+    files, trimmed every PRUNE_EVERY fetches.
+    """
+    from compute.fetch.cutout_cache import CutoutCache
+    from compute.fetch.cutouts import fetch_jpeg, jpeg_key
+
+    cache = CutoutCache(cfg["ZCELLS_CUTOUT_CACHE_DIR"])
+    cached = cache.path(jpeg_key(ra, dec)).is_file()
+    body = fetch_jpeg(ra, dec, cache_dir=cache.folder, base_url=cfg["ZCELLS_CUTOUT_BASE_URL"],
+                      timeout=float(cfg["ZCELLS_CUTOUT_TIMEOUT"]))
     if body is None:
         return placeholder("offline or\noff footprint"), "placeholder"
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(body)
-    tmp.replace(path)
-    _prune(cache_dir, int(cfg["ZCELLS_CUTOUT_CACHE_MAX"]))
+    if cached:
+        return body, "cache"
+    if next(_FETCHED) % PRUNE_EVERY == 0:
+        cache.prune(int(cfg["ZCELLS_CUTOUT_CACHE_MAX"]))
     return body, "image"
 
 

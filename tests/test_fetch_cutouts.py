@@ -265,6 +265,24 @@ def test_urls() -> None:
     )
 
 
+def test_cache_prune_keeps_the_newest(tmp_path: Path) -> None:
+    import os
+
+    from compute.fetch.cutout_cache import CutoutCache, CutoutKey
+
+    cache = CutoutCache(tmp_path)
+    keys = [CutoutKey("jpg", "ls-dr10", float(k), 1.0, 96, 0.262) for k in range(10)]
+    for t, key in enumerate(keys):
+        cache.put(key, b"\xff\xd8\xff" + bytes([t]))
+        os.utime(cache.path(key), (1_000_000 + t, 1_000_000 + t))
+    cache.put_missing(keys[0], "gone")  # the oldest marker is an entry too
+    os.utime(cache.path(keys[0]).with_suffix(".404"), (999_999, 999_999))
+    assert cache.prune(20) == 0
+    assert cache.prune(4) == 7
+    assert [cache.get(k) is not None for k in keys] == [False] * 6 + [True] * 4
+    assert cache.missing(keys[0]) is None
+
+
 def test_fetch_jpeg_for_the_app(tmp_path: Path) -> None:
     kinds = {10.0: "ok", 20.0: "off", 30.0: "missing"}
     with serving(FakeViewer(kinds)) as server:

@@ -83,6 +83,19 @@ class CutoutCache:
         """Record a 404 answer from ``source`` (the service root)."""
         write_bytes_atomic(self._missing_path(key), f"{source}\n{message}".encode())
 
+    def prune(self, keep: int) -> int:
+        """Delete the oldest entries (by modification time) beyond ``keep``; returns how many.
+
+        Bounds a long-lived cache such as the dashboard's cutout proxy.
+        """
+        files = [p for p in self.folder.glob("*/*/*") if p.is_file()]
+        if len(files) <= keep:
+            return 0
+        files.sort(key=lambda p: p.stat().st_mtime)
+        for old in files[: len(files) - keep]:
+            old.unlink(missing_ok=True)
+        return len(files) - keep
+
     def drop(self, key: CutoutKey) -> None:
         """Forget a (damaged) entry so the next run asks again."""
         self.path(key).unlink(missing_ok=True)

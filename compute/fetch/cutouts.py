@@ -96,6 +96,12 @@ def cutout_jpeg_url(
     return _cutout_url(CutoutKey("jpg", layer, ra, dec, size, pixscale), base_url)
 
 
+def jpeg_key(ra: float, dec: float, *, layer: str = DEFAULT_LAYER,
+             pixscale: float = DEFAULT_PIXSCALE, size: int = THUMB_SIZE) -> CutoutKey:
+    """Cache key of the JPEG cutout that :func:`fetch_jpeg` fetches for a position."""
+    return CutoutKey("jpg", layer, float(ra), float(dec), int(size), float(pixscale))
+
+
 def cutout_fits_url(
     ra: float,
     dec: float,
@@ -201,7 +207,7 @@ def fetch_jpeg(
     dashboard can show a placeholder instead.
     """
     cache = CutoutCache(cache_dir)
-    key = CutoutKey("jpg", layer, float(ra), float(dec), int(size), float(pixscale))
+    key = jpeg_key(ra, dec, layer=layer, pixscale=pixscale, size=size)
     answer = get_cutout(
         session or _app_session(), cache, key, base_url=base_url, timeout=timeout, body_retries=0
     )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from compute.atomic import write_atomic
 
 
 def default_cache_dir() -> Path:
@@ -54,17 +55,6 @@ class StageCache:
             return None
         return self.root / stage / f"{key}{suffix}"
 
-    def _atomic(self, path: Path, write: Any) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-        os.close(fd)
-        try:
-            write(tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-
     def get_arrays(self, stage: str, key: str) -> dict[str, Any] | None:
         """Cached arrays and JSON metadata of a stage, or None."""
         path = self._path(stage, key, ".npz")
@@ -86,7 +76,7 @@ class StageCache:
             return
         payload = {k: np.asarray(v) for k, v in arrays.items() if v is not None}
         payload["__meta__"] = np.asarray(json.dumps(meta, default=str))
-        self._atomic(path, lambda tmp: np.savez(tmp, **payload))  # type: ignore[arg-type]
+        write_atomic(path, lambda tmp: np.savez(tmp, **payload))  # type: ignore[arg-type]
 
     def get_frame(self, stage: str, key: str) -> pd.DataFrame | None:
         """Cached table of a stage, or None."""
@@ -103,4 +93,4 @@ class StageCache:
         path = self._path(stage, key, ".parquet")
         if path is None:
             return
-        self._atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
+        write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))

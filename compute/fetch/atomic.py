@@ -1,9 +1,8 @@
-"""Atomic file writes: write a temporary file beside the target, then ``os.replace`` it."""
+"""Atomic writes of fetched data (bytes, Parquet with metadata), on :mod:`compute.atomic`."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,25 +10,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from compute.atomic import write_atomic, write_bytes_atomic
 
-def _temp_beside(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(name)
-
-
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    path = Path(path)
-    tmp = _temp_beside(path)
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+__all__ = ["write_atomic", "write_bytes_atomic", "write_parquet_atomic"]
 
 
 def write_parquet_atomic(
@@ -42,11 +25,4 @@ def write_parquet_atomic(
         merged = dict(table.schema.metadata or {})
         merged.update({str(k).encode(): str(v).encode() for k, v in metadata.items()})
         table = table.replace_schema_metadata(merged)
-    tmp = _temp_beside(path)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda tmp: pq.write_table(table, tmp))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from compute.atomic import write_atomic
 from compute.errors import ZcellsInputError
 
 
@@ -45,18 +44,10 @@ def write_table(df: pd.DataFrame, path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".pq", ".csv"):
         raise ZcellsInputError(f"--out {path}: use a .parquet or .csv file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        if suffix == ".csv":
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if suffix == ".csv":
+        write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
+    else:
+        write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def metric_lines(df: pd.DataFrame, column: str) -> list[str]:

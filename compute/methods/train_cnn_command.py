@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from compute.atomic import write_atomic
 
 
 def add_parser(sub: Any) -> None:
@@ -77,12 +77,7 @@ def run(args: argparse.Namespace) -> int:
         **{k: res.info.get(k) for k in ("epochs_run", "best_epoch", "best_val_sigma_nmad",
                                         "device", "timing")},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".pt")
-    os.close(fd)
-    shutil.copyfile(res.info["weights"], tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
+    write_atomic(out, lambda tmp: shutil.copyfile(res.info["weights"], tmp))
     out.with_suffix(".json").write_text(json.dumps(summary, indent=2, default=str))
     print(f"weights: {out} (test sigma_NMAD {summary['test_sigma_nmad']:.4f} on "
           f"{summary['n_test']} galaxies)")

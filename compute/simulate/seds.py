@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from compute.atomic import write_atomic
+
 TEMPLATES: tuple[str, ...] = ("CWW_E_ext", "CWW_Sbc_ext", "CWW_Scd_ext", "CWW_Im_ext")
 """Template sequence; a continuous type t in [0, 3] interpolates between neighbours."""
 
@@ -105,10 +107,7 @@ def _cached_grid(bands: tuple[str, ...], z_max: float, dz: float, av_max: float,
         pass
     grid = compute_sed_grid(list(bands), z_max, dz, av_max, n_av)
     try:  # a cache that cannot be written only costs the ~2 s of computing the grid again
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, z=grid.z, av=grid.av, ratio=grid.ratio)
-        os.replace(tmp, path)
+        write_atomic(path, lambda tmp: np.savez(tmp, z=grid.z, av=grid.av, ratio=grid.ratio))
     except OSError:
         pass
     return grid

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from compute.atomic import write_atomic
 from compute.errors import ZcellsInputError
 from compute.metrics import sigma_nmad
 
@@ -175,10 +175,7 @@ def fingerprint(payload: dict[str, Any]) -> str:
 
 def save_atomic(obj: dict[str, Any], path: Path) -> None:
     """``torch.save`` to a temporary file, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load_checkpoint(path: Path, expected_fingerprint: str | None = None) -> dict[str, Any]:

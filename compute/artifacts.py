@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from compute.atomic import replace_folder
 from compute.errors import ArtifactsError
 
 SCHEMA_VERSION = 1
@@ -115,13 +116,7 @@ def write(artifacts: ArtifactSet, out: str | os.PathLike[str]) -> Path:
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default))
         os.chmod(tmp, 0o755)
-        old = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}-{time.time_ns()}"
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,3 +45,20 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (see :func:`write_atomic`)."""
     return write_atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
+def replace_folder(tmp: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
+    """Move the finished folder ``tmp`` to ``out``, replacing an earlier ``out`` if any.
+
+    The earlier folder is renamed aside first and deleted only after the new one is in
+    place, so ``out`` is at every moment either the old complete folder or the new one.
+    """
+    tmp, out = Path(tmp), Path(out)
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}-{time.time_ns()}"
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return out

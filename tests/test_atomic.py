@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compute.atomic import write_atomic, write_bytes_atomic
+from compute.atomic import replace_folder, write_atomic, write_bytes_atomic
 
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
@@ -30,3 +30,14 @@ def test_suffix_and_mode(tmp_path: Path) -> None:
         assert f["a"].tolist() == [0, 1, 2]
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert sorted(p.name for p in path.parent.iterdir()) == ["a.npz"]
+
+
+def test_replace_folder_swaps_in_the_new_one(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for tag in ("first", "second"):
+        new = tmp_path / f".new-{tag}"
+        new.mkdir()
+        (new / "tag.txt").write_text(tag)
+        assert replace_folder(new, out) == out
+        assert (out / "tag.txt").read_text() == tag
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # old copy and temp gone

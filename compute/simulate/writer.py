@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from compute.atomic import replace_folder
 from compute.errors import ZcellsInputError
 from compute.imagecube import create_cube, write_ids, write_meta
 
@@ -72,14 +73,7 @@ class SurveyWriter:
         write_meta(self.tmp, self.bands, cube_meta)
         write_ids(self.tmp, np.concatenate(self._ids) if self._ids else np.zeros(0, np.int64))
         (self.tmp / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, default=str))
-        old = None
-        if self.out_dir.exists():
-            old = self.out_dir.parent / f".{self.out_dir.name}.old-{os.getpid()}"
-            self.out_dir.rename(old)
-        self.tmp.rename(self.out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return self.out_dir
+        return replace_folder(self.tmp, self.out_dir)
 
     def _close_cube(self) -> None:
         """Flush and drop the memory map of the cube (idempotent)."""

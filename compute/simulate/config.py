@@ -62,7 +62,8 @@ class SimConfig:
         the often quoted 95%-completeness limits (22.0, 22.2, 22.2, 21.3, 20.5) give model
         magnitude errors about twice those of the real MGS catalogue in g and i.
     chunk_size : int
-        Galaxies per work unit (and per seed stream).
+        Galaxies drawn per chunk; chunk ``c`` has its own seed stream (a worker process
+        takes a few chunks at a time), so the output depends on it, not on ``workers``.
     workers : int
         Worker processes (1 = in-process).
     h0, om0 : float

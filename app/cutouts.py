@@ -121,19 +121,18 @@ def remote_cutout(ra: float, dec: float, cfg: Any) -> tuple[bytes, str]:
     files, trimmed every PRUNE_EVERY fetches.
     """
     from compute.fetch.cutout_cache import CutoutCache
-    from compute.fetch.cutouts import fetch_jpeg, jpeg_key
+    from compute.fetch.cutouts import jpeg_answer
 
     cache = CutoutCache(cfg["ZCELLS_CUTOUT_CACHE_DIR"])
-    cached = cache.path(jpeg_key(ra, dec)).is_file()
-    body = fetch_jpeg(ra, dec, cache_dir=cache.folder, base_url=cfg["ZCELLS_CUTOUT_BASE_URL"],
-                      timeout=float(cfg["ZCELLS_CUTOUT_TIMEOUT"]))
-    if body is None:
+    answer = jpeg_answer(ra, dec, cache_dir=cache.folder, base_url=cfg["ZCELLS_CUTOUT_BASE_URL"],
+                         timeout=float(cfg["ZCELLS_CUTOUT_TIMEOUT"]))
+    if answer.data is None:
         return placeholder("offline or\noff footprint"), "placeholder"
-    if cached:
-        return body, "cache"
+    if answer.from_cache:
+        return answer.data, "cache"
     if next(_FETCHED) % PRUNE_EVERY == 0:
         cache.prune(int(cfg["ZCELLS_CUTOUT_CACHE_MAX"]))
-    return body, "image"
+    return answer.data, "image"
 
 
 def register(server: Flask, *, base_url: str | None = None, cache_dir: str | None = None,

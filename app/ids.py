@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 # root-level components (present on every page)
-URL = "url"                  # the pages router's dcc.Location is separate; this one only navigates
 NAV = "nav-location"
 NAMED_CELLS = "named-cells"  # dcc.Store(storage_type="local"): {"A": 57, ...}
 SELECTED_CELL = "selected-cell"  # dcc.Store(storage_type="session"): last cell looked at
@@ -22,7 +21,6 @@ CELL_PANEL = "cell-panel"
 PANEL_SHOWN = "panel-shown"  # {"cell", "methods"} the panel currently shows
 PIN_NAME = "pin-name"
 PIN_BUTTON = "pin-button"
-UNPIN_BUTTON = "unpin-button"
 NAMED_LIST = "named-list"
 NOTICE = "notice"
 DL_CELLS = "download-cells"
@@ -31,7 +29,6 @@ DL_MEMBERS = "download-members"
 DL_MEMBERS_BUTTON = "download-members-button"
 GALLERY = "gallery"
 GALLERY_MORE = "gallery-more"
-GALLERY_COUNT = "gallery-count"
 URL_SYNC = "url-sync"
 
 # trends
@@ -45,7 +42,6 @@ FIG7 = "fig-decomp"
 FIG7_RATIO = "fig-decomp-ratio"
 
 # global
-GLOBAL_FIGS = "global-figures"
 
 
 def testid(name: str) -> dict[str, Any]:

@@ -10,10 +10,6 @@ import pandas as pd
 from compute.config import LtsConfig
 from compute.metrics import NMAD_SCALE
 
-#: statistics that need a line fit; NaN where the fit is not possible
-FIT_COLUMNS = ("slope", "intercept", "slope_err", "intercept_err", "theta_deg", "theta_err",
-               "sig_int", "sigma_atten", "sigma_scatter")
-
 
 def group_nmad(groups: np.ndarray, a: np.ndarray, b: np.ndarray, n_groups: int) -> np.ndarray:
     """sigma_NMAD of (a, b) within each group, vectorised with a sort instead of a loop.

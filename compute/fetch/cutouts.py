@@ -188,7 +188,7 @@ def _app_session() -> requests.Session:
         return _APP_SESSION
 
 
-def fetch_jpeg(
+def jpeg_answer(
     ra: float,
     dec: float,
     *,
@@ -199,12 +199,13 @@ def fetch_jpeg(
     base_url: str = DEFAULT_VIEWER_URL,
     timeout: float = 4.0,
     session: requests.Session | None = None,
-) -> bytes | None:
-    """JPEG bytes of a Legacy Surveys cutout, from ``cache_dir`` or the service.
+) -> Answer:
+    """A Legacy Surveys JPEG cutout, from ``cache_dir`` or the service, checked for use.
 
-    Returns None when the service cannot be reached, answers 404 or anything unusable, or
-    the image is blank (outside the footprint). Never raises for network trouble, so the
-    dashboard can show a placeholder instead.
+    ``data`` is set only for a usable image: not when the service cannot be reached, answers
+    404 or anything unusable, or the image is blank (outside the footprint); ``from_cache``
+    says whether the answer came from the disk cache. Never raises for network trouble, so
+    the dashboard can show a placeholder instead.
     """
     cache = CutoutCache(cache_dir)
     key = jpeg_key(ra, dec, layer=layer, pixscale=pixscale, size=size)
@@ -212,11 +213,18 @@ def fetch_jpeg(
         session or _app_session(), cache, key, base_url=base_url, timeout=timeout, body_retries=0
     )
     if answer.data is None:
-        return None
-    status, _ = jpeg_status(answer.data)
+        return answer
+    status, why = jpeg_status(answer.data)
     if status == FAILED:
         cache.drop(key)
-    return answer.data if status == OK else None
+    if status != OK:
+        return Answer(status, None, why, answer.from_cache)
+    return answer
+
+
+def fetch_jpeg(ra: float, dec: float, **options: Any) -> bytes | None:
+    """JPEG bytes of a usable Legacy Surveys cutout, or None (see :func:`jpeg_answer`)."""
+    return jpeg_answer(ra, dec, **options).data
 
 
 @dataclass

@@ -14,8 +14,6 @@ from compute.atomic import write_atomic
 TEMPLATES: tuple[str, ...] = ("CWW_E_ext", "CWW_Sbc_ext", "CWW_Scd_ext", "CWW_Im_ext")
 """Template sequence; a continuous type t in [0, 3] interpolates between neighbours."""
 
-R_REST_INDEX = 2  # index of r in ugriz
-
 
 def template_path(name: str) -> str:
     """Path of a CWW template shipped with GalSim."""
